@@ -1,0 +1,226 @@
+#include "daemon/app.hpp"
+
+#include "daemon/config.hpp"
+#include "daemon/http_server.hpp"
+#include "daemon/log.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/notify.hpp"
+#include "daemon/service.hpp"
+#include "ledger/ledger.hpp"
+#include "util/crypto.hpp"
+#include "util/files.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <sys/stat.h>
+#include <thread>
+#include <vector>
+
+namespace dg::daemon {
+
+namespace {
+
+constexpr const char* k_usage = R"(usage:
+  digestgated --config FILE            serve (SIGTERM/SIGINT drain and stop, SIGHUP reloads the policy)
+  digestgated init --state-dir DIR     create the ledger database and the checkpoint signing key
+  digestgated --version | --help
+
+The configuration file is JSON: listen, state_dir, policy, origin, principals, and optionally tls
+and limits. See docs/operations.md.
+)";
+
+int usage_error(const std::string& message) {
+  std::cerr << "digestgated: " << message << "\n" << "Try 'digestgated --help'.\n";
+  return 2;
+}
+
+int init(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    std::cerr << "digestgated: cannot create " << dir << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  std::string key_path = dir + "/checkpoint.key";
+  std::string db_path = dir + "/ledger.db";
+  bool created_key = false;
+  std::shared_ptr<Ed25519PrivateKey> key;
+  if (auto pem = read_file(key_path)) {
+    auto loaded = Ed25519PrivateKey::from_pem(*pem);
+    if (!loaded) {
+      std::cerr << "digestgated: " << key_path << ": " << loaded.error().message << "\n";
+      return 1;
+    }
+    key = std::make_shared<Ed25519PrivateKey>(std::move(*loaded));
+  } else {
+    auto generated = Ed25519PrivateKey::generate();
+    if (!generated) {
+      std::cerr << "digestgated: " << generated.error().message << "\n";
+      return 1;
+    }
+    key = std::make_shared<Ed25519PrivateKey>(std::move(*generated));
+    if (auto w = write_file_atomic(key_path, key->to_pem(), 0600); !w) {
+      std::cerr << "digestgated: " << w.error().message << "\n";
+      return 1;
+    }
+    created_key = true;
+  }
+  if (auto w = write_file_atomic(dir + "/checkpoint.pub", key->public_key_pem(), 0644); !w) {
+    std::cerr << "digestgated: " << w.error().message << "\n";
+    return 1;
+  }
+  struct stat st{};
+  bool had_db = ::stat(db_path.c_str(), &st) == 0;
+  if (auto r = ledger::Ledger::initialize(db_path, key->public_key()); !r) {
+    std::cerr << "digestgated: " << r.error().message << "\n";
+    return 1;
+  }
+  std::cout << (had_db ? "ledger already present: " : "created ledger: ") << db_path << "\n"
+            << (created_key ? "created checkpoint key: " : "checkpoint key already present: ")
+            << key_path << " (mode 0600; public key in " << dir << "/checkpoint.pub)\n";
+  return 0;
+}
+
+int serve(const std::string& config_path) {
+  auto config = load_config(config_path);
+  if (!config) {
+    std::cerr << "digestgated: " << config.error().message << "\n";
+    return 2;
+  }
+  std::string key_path = config->key_path();
+  struct stat st{};
+  if (::stat(key_path.c_str(), &st) != 0) {
+    std::cerr << "digestgated: no checkpoint key at " << key_path
+              << " (run `digestgated init --state-dir " << config->state_dir << "` first)\n";
+    return 1;
+  }
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+    std::cerr << "digestgated: the checkpoint key " << key_path << " has mode " << mode
+              << "; it must be readable by its owner only (chmod 600 " << key_path << ")\n";
+    return 1;
+  }
+  auto pem = read_file(key_path);
+  if (!pem) {
+    std::cerr << "digestgated: " << pem.error().message << "\n";
+    return 1;
+  }
+  auto key = Ed25519PrivateKey::from_pem(*pem);
+  if (!key) {
+    std::cerr << "digestgated: " << key_path << ": " << key.error().message << "\n";
+    return 1;
+  }
+
+  Metrics metrics;
+  ledger::Options options;
+  options.path = config->ledger_path();
+  options.origin = config->origin;
+  options.key = std::make_shared<const Ed25519PrivateKey>(std::move(*key));
+  options.witness_path = config->witness_path();
+  options.on_commit = [&metrics](std::size_t batch, double seconds) {
+    metrics.commit(batch, seconds);
+  };
+  auto opened = ledger::Ledger::open(options);
+  if (!opened) {
+    std::cerr << "digestgated: " << opened.error().message << "\n";
+    return 1;
+  }
+  auto integrity = (*opened)->integrity();
+  if (!integrity.ok) {
+    log("error", "ledger integrity check failed: refusing every promotion until an operator acts",
+        {{"problem", integrity.message}, {"first_bad_seq", integrity.first_bad_seq}});
+  }
+  Service service(*config, std::move(*opened), metrics);
+  if (auto loaded = service.load_policy(); !loaded) {
+    if (integrity.ok) {
+      std::cerr << "digestgated: " << loaded.error().message << "\n";
+      return 1;
+    }
+    log("error", "policy not loaded", {{"error", loaded.error().message}});
+  }
+  HttpServer server(service, *config, metrics);
+  auto bound = server.listen();
+  if (!bound) {
+    std::cerr << "digestgated: " << bound.error().message << "\n";
+    return 1;
+  }
+  if (auto w = write_file_atomic(config->listen_address_path(), *bound + "\n", 0644); !w) {
+    std::cerr << "digestgated: " << w.error().message << "\n";
+    return 1;
+  }
+  std::string scheme = config->tls ? "https" : "http";
+  int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  server.run(
+      threads,
+      [&] {
+        log("info", "serving",
+            {{"url", scheme + "://" + *bound},
+             {"entries", service.ledger().size()},
+             {"origin", config->origin},
+             {"ready", service.ready()}});
+        notify_systemd("READY=1\nSTATUS=serving on " + *bound);
+      },
+      [&] {
+        auto r = service.load_policy();
+        if (r) {
+          log("info", "policy reloaded", {{"path", config->policy_path}});
+        } else {
+          log("error", "policy reload failed; the previous policy stays in force",
+              {{"error", r.error().message}});
+        }
+      },
+      [&] {
+        notify_systemd("STOPPING=1");
+        service.set_stopping();
+      });
+  service.ledger().close();
+  log("info", "stopped", {{"entries", service.ledger().size()}});
+  return 0;
+}
+
+} // namespace
+
+int daemon_main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    return usage_error("missing --config FILE or init");
+  }
+  if (args[0] == "--help" || args[0] == "-h") {
+    std::cout << k_usage;
+    return 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "digestgated " DG_VERSION "\n";
+    return 0;
+  }
+  if (args[0] == "init") {
+    if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
+      std::cout << k_usage;
+      return 0;
+    }
+    if (args.size() != 3 || args[1] != "--state-dir" || args[2].empty()) {
+      return usage_error("usage: digestgated init --state-dir DIR");
+    }
+    return init(args[2]);
+  }
+  std::string config;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config = args[++i];
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      config = args[i].substr(9);
+    } else {
+      return usage_error("unknown argument '" + args[i] + "'");
+    }
+  }
+  if (config.empty()) {
+    return usage_error("missing --config FILE");
+  }
+  return serve(config);
+}
+
+} // namespace dg::daemon

@@ -1,0 +1,60 @@
+// The daemon's configuration file (JSON). Parsing is strict: an unknown field, a missing file or a
+// bad value is refused with a message that names the field. Relative paths are resolved against
+// the configuration file's directory.
+#pragma once
+
+#include "util/result.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dg::daemon {
+
+inline constexpr const char* k_roles[] = {"recorder", "promoter", "operator", "reader"};
+
+struct Principal {
+  std::string name;
+  std::vector<std::string> roles;
+  std::string token_sha256; // lowercase hex
+
+  bool has_role(std::string_view role) const;
+};
+
+struct TlsConfig {
+  std::string certificate;
+  std::string private_key;
+  std::string client_ca; // empty: no client certificates
+};
+
+struct Limits {
+  std::size_t max_body_bytes = 1024 * 1024;
+  int header_timeout_ms = 10000;
+  int idle_timeout_ms = 60000;
+  int max_connections = 1024;
+};
+
+struct Config {
+  std::string path;
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8470;
+  std::string state_dir;
+  std::string policy_path;
+  std::string origin;
+  std::vector<Principal> principals;
+  std::optional<TlsConfig> tls;
+  Limits limits;
+
+  std::string ledger_path() const { return state_dir + "/ledger.db"; }
+  std::string key_path() const { return state_dir + "/checkpoint.key"; }
+  std::string witness_path() const { return state_dir + "/checkpoint.latest"; }
+  std::string listen_address_path() const { return state_dir + "/listen-address"; }
+};
+
+Result<Config> load_config(const std::string& path);
+
+// Split "host:port", "[v6]:port"; fails on a bad port.
+Result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text);
+
+} // namespace dg::daemon

@@ -1,0 +1,94 @@
+// The application layer of the daemon: authentication, routing and every endpoint, over the
+// ledger and the policy engine. It knows nothing of sockets: the HTTP layer hands it a parsed
+// request and sends the response it gets back, which is also how fuzzers and tests drive it.
+//
+// Thread-safety: handle() may be called from any thread, concurrently.
+#pragma once
+
+#include "daemon/config.hpp"
+#include "daemon/metrics.hpp"
+#include "ledger/ledger.hpp"
+#include "policy/policy.hpp"
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace dg::daemon {
+
+struct Request {
+  std::string method;
+  std::string target; // path and query, as received
+  std::string body;
+  std::string authorization;
+  std::string content_type;
+  std::string request_id;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+
+// Called exactly once with the response; possibly on another thread (the ledger's writer).
+using Respond = std::function<void(Response)>;
+
+class Service {
+public:
+  Service(Config config, std::unique_ptr<ledger::Ledger> ledger, Metrics& metrics);
+  ~Service();
+
+  // Load the policy file and ledger it if it differs from the newest ledgered policy. On failure
+  // the previous policy (if any) stays in force.
+  Result<void> load_policy();
+
+  void handle(Request request, Respond respond);
+
+  // Ready: the ledger is open and verified, a policy is loaded, and the service is not stopping.
+  bool ready() const;
+  void set_stopping() { m_stopping = true; }
+
+  const Config& config() const { return m_config; }
+  ledger::Ledger& ledger() { return *m_ledger; }
+
+private:
+  struct Context;
+
+  std::shared_ptr<const policy::Policy> policy() const;
+  void dispatch(const std::shared_ptr<Context>& ctx);
+
+  using Ctx = std::shared_ptr<Context>;
+  void get_entries(const Ctx& ctx);
+  void get_entry(const Ctx& ctx, const std::string& seq);
+  void get_checkpoint(const Ctx& ctx);
+  void get_consistency(const Ctx& ctx);
+  void get_keys(const Ctx& ctx);
+  void get_digest(const Ctx& ctx, const std::string& digest);
+  void get_environments(const Ctx& ctx);
+  void get_environment(const Ctx& ctx, const std::string& env);
+  void get_policy(const Ctx& ctx);
+  void post_validation(const Ctx& ctx);
+  void post_promotion(const Ctx& ctx);
+  void post_deployment(const Ctx& ctx, const std::string& env);
+  void post_rollback(const Ctx& ctx, const std::string& env);
+  void post_revocation(const Ctx& ctx);
+  void post_what_if(const Ctx& ctx);
+  // Parse the body as a JSON object, or answer 400 and return nullopt.
+  std::optional<nlohmann::json> body_object(const Ctx& ctx);
+  // Answer a read failure of the ledger.
+  void ledger_failure(const Ctx& ctx, const Error& error);
+
+  Config m_config;
+  std::unique_ptr<ledger::Ledger> m_ledger;
+  Metrics& m_metrics;
+  mutable std::mutex m_policy_mutex;
+  std::shared_ptr<const policy::Policy> m_policy;
+  std::atomic<bool> m_stopping{false};
+};
+
+} // namespace dg::daemon

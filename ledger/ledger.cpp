@@ -1,0 +1,585 @@
+#include "ledger/ledger.hpp"
+
+#include "ledger/sqlite.hpp"
+#include "ledger/store.hpp"
+#include "util/files.hpp"
+#include "util/time.hpp"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <sys/stat.h>
+#include <thread>
+
+namespace dg::ledger {
+
+bool is_entry_kind(std::string_view kind) {
+  return kind == k_validation || kind == k_promotion || kind == k_rollback ||
+         kind == k_deployment || kind == k_revocation || kind == k_policy;
+}
+
+std::string entry_bytes(std::int64_t seq, const std::string& kind, const std::string& time,
+                        const std::string& actor, const json& body) {
+  // nlohmann::json objects keep their keys sorted, so dump() is canonical for our entries.
+  json j = {{"seq", seq}, {"kind", kind}, {"time", time}, {"actor", actor}, {"body", body}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+namespace {
+
+constexpr std::size_t k_max_batch = 4096;
+constexpr std::size_t k_read_pool = 8;
+
+void configure(sql::Connection& db) {
+  db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
+          "PRAGMA cache_size=-16000;");
+}
+
+// Scan the whole ledger: recompute every leaf from its stored bytes, the tree, and compare with
+// the stored leaves, the stored tree and the checkpoints. `verify_note` checks one stored note's
+// signature; `all_signatures` selects whether every checkpoint's signature or only the newest is
+// checked (roots are always checked for every checkpoint).
+VerifyReport scan(sql::Connection& db, const std::function<bool(const std::string&)>& verify_note,
+                  bool all_signatures) {
+  VerifyReport report;
+  auto bad = [&](std::int64_t seq, std::string message) {
+    if (report.ok) {
+      report.ok = false;
+      report.first_bad_seq = seq;
+      report.message = std::move(message);
+    }
+  };
+
+  std::vector<store::StoredCheckpoint> checkpoints;
+  {
+    auto& stmt = db.prepare("SELECT size, root, note FROM checkpoints ORDER BY size");
+    while (stmt.step()) {
+      checkpoints.push_back({stmt.int64(0), stmt.hash(1), stmt.text(2)});
+    }
+    stmt.reset();
+  }
+  report.checkpoints = static_cast<std::int64_t>(checkpoints.size());
+
+  CompactRange range;
+  std::size_t next_cp = 0;
+  auto check_checkpoints_at = [&](std::int64_t size) {
+    while (next_cp < checkpoints.size() && checkpoints[next_cp].size <= size) {
+      const auto& cp = checkpoints[next_cp];
+      if (cp.size == size) {
+        auto parsed = parse_checkpoint(cp.note);
+        if (!parsed || static_cast<std::int64_t>(parsed->size) != cp.size ||
+            parsed->root != cp.root) {
+          bad(cp.size, "checkpoint at size " + std::to_string(cp.size) +
+                           " does not match its stored root and size");
+        } else if (cp.root != range.root()) {
+          bad(cp.size, "entry " + std::to_string(cp.size) +
+                           ": the tree over entries 1.." + std::to_string(cp.size) +
+                           " does not match the signed checkpoint at that size");
+        } else if ((all_signatures || next_cp + 1 == checkpoints.size()) &&
+                   !verify_note(cp.note)) {
+          bad(cp.size, "checkpoint at size " + std::to_string(cp.size) +
+                           " is not signed by a trusted ledger key");
+        }
+      }
+      ++next_cp;
+    }
+  };
+
+  auto& stmt = db.prepare("SELECT seq, bytes, leaf FROM entries ORDER BY seq");
+  std::int64_t expected = 1;
+  while (stmt.step()) {
+    std::int64_t seq = stmt.int64(0);
+    std::string bytes = stmt.blob(1);
+    Hash stored_leaf = stmt.hash(2);
+    if (seq != expected) {
+      bad(expected, "entry " + std::to_string(expected) + " is missing (next stored entry is " +
+                        std::to_string(seq) + ")");
+      break;
+    }
+    Hash leaf = leaf_hash(bytes);
+    if (leaf != stored_leaf) {
+      bad(seq, "entry " + std::to_string(seq) + ": its bytes do not hash to its stored leaf hash");
+    }
+    json j = json::parse(bytes, nullptr, false);
+    if (!j.is_object() || !j.contains("seq") || j["seq"] != seq) {
+      bad(seq, "entry " + std::to_string(seq) + ": its bytes do not name seq " +
+                   std::to_string(seq));
+    }
+    range.append(leaf);
+    check_checkpoints_at(seq);
+    ++expected;
+  }
+  stmt.reset();
+  report.entries = expected - 1;
+  report.root_hex = to_hex(range.root());
+  if (report.ok && !checkpoints.empty() && checkpoints.back().size != report.entries) {
+    if (checkpoints.back().size > report.entries) {
+      bad(report.entries + 1, "the newest checkpoint covers " +
+                                  std::to_string(checkpoints.back().size) + " entries but only " +
+                                  std::to_string(report.entries) +
+                                  " are stored (entries were removed)");
+    } else {
+      bad(checkpoints.back().size + 1,
+          "entry " + std::to_string(checkpoints.back().size + 1) +
+              ": entries after the newest checkpoint were added outside the daemon");
+    }
+  }
+  if (report.ok && checkpoints.empty() && report.entries > 0) {
+    bad(1, "the ledger has entries but no checkpoint");
+  }
+  if (report.ok && report.entries > 0) {
+    store::SqlNodeReader nodes(db);
+    try {
+      if (root_at(nodes, static_cast<std::uint64_t>(report.entries)) != range.root()) {
+        bad(0, "the stored Merkle tree does not match the entries");
+      }
+    } catch (const sql::Failure& f) {
+      bad(0, "the stored Merkle tree is incomplete: " + f.message);
+    }
+  }
+  return report;
+}
+
+bool note_verifies(const std::string& note, const std::vector<Bytes>& keys) {
+  auto parsed = parse_checkpoint(note);
+  if (!parsed) {
+    return false;
+  }
+  for (const Bytes& key : keys) {
+    NoteVerifier v{parsed->origin, key, note_key_hash(parsed->origin, key)};
+    if (open_checkpoint(note, v)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+struct Job {
+  Step step;
+  Done done;
+};
+
+class LedgerImpl final : public Ledger {
+public:
+  LedgerImpl(Options options, std::unique_ptr<sql::Connection> writer)
+      : m_options(std::move(options)), m_writer(std::move(writer)) {}
+
+  ~LedgerImpl() override { close(); }
+
+  Result<void> start() {
+    try {
+      configure(*m_writer);
+      store::SqlNodeReader nodes(*m_writer);
+      store::SqlView view(*m_writer);
+      auto keys = store::checkpoint_keys(*m_writer);
+      Bytes own = m_options.key->public_key();
+      bool key_known = false;
+      for (const auto& k : keys) {
+        key_known = key_known || k == own;
+      }
+      auto verify = [&](const std::string& note) { return note_verifies(note, keys); };
+      VerifyReport report = scan(*m_writer, verify, false);
+      if (!report.ok) {
+        fail_closed(report.message, report.first_bad_seq);
+      } else if (!key_known) {
+        fail_closed("the checkpoint key in the state directory is not a key of this ledger "
+                    "(was it replaced?)",
+                    0);
+      }
+      try {
+        m_range = CompactRange::load(nodes, static_cast<std::uint64_t>(report.entries));
+      } catch (const sql::Failure& f) {
+        fail_closed("the stored Merkle tree is incomplete: " + f.message, 0);
+      }
+      m_size = report.entries;
+      if (auto cp = store::latest_checkpoint(*m_writer)) {
+        m_checkpoint = cp->note;
+      }
+      if (m_integrity.ok) {
+        check_witness(view, keys);
+      }
+      auto current = parse_checkpoint(m_checkpoint);
+      if (m_integrity.ok && (!current || current->origin != m_options.origin)) {
+        // Sign the current head under the configured origin, so responses carry a checkpoint
+        // from the first request on (stored only when the ledger grows).
+        m_checkpoint = sign_checkpoint(
+            Checkpoint{m_options.origin, static_cast<std::uint64_t>(m_size), m_range.root()},
+            m_options.origin, *m_options.key);
+      }
+      if (m_integrity.ok) {
+        write_witness();
+      }
+    } catch (const sql::Failure& f) {
+      return make_error(Errc::io, "cannot read the ledger: " + f.message);
+    }
+    m_thread = std::thread([this] { run(); });
+    return {};
+  }
+
+  void submit(Step step, Done done) override {
+    {
+      std::lock_guard lock(m_mutex);
+      if (!m_stopping) {
+        m_queue.push_back(Job{std::move(step), std::move(done)});
+        m_cv.notify_one();
+        return;
+      }
+    }
+    done(make_error(Errc::unavailable, "the ledger is closing"));
+  }
+
+  Result<Committed> append(Draft draft) override {
+    std::promise<Result<std::optional<Committed>>> promise;
+    auto future = promise.get_future();
+    submit([d = std::move(draft)](View&) -> std::optional<Draft> { return d; },
+           [&promise](Result<std::optional<Committed>> r) { promise.set_value(std::move(r)); });
+    auto r = future.get();
+    if (!r) {
+      return r.error();
+    }
+    return std::move(**r);
+  }
+
+  Result<void> read(const std::function<void(View&)>& fn) override {
+    std::unique_ptr<sql::Connection> conn;
+    {
+      std::lock_guard lock(m_pool_mutex);
+      if (!m_pool.empty()) {
+        conn = std::move(m_pool.back());
+        m_pool.pop_back();
+      }
+    }
+    if (!conn) {
+      auto opened = sql::Connection::open(m_options.path, false, false);
+      if (!opened) {
+        return opened.error();
+      }
+      conn = std::move(*opened);
+    }
+    Result<void> result;
+    try {
+      conn->exec("BEGIN");
+      store::SqlView view(*conn);
+      fn(view);
+      conn->exec("COMMIT");
+    } catch (const sql::Failure& f) {
+      std::ignore = sqlite3_exec(conn->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      result = make_error(Errc::io, "ledger read failed: " + f.message);
+    }
+    std::lock_guard lock(m_pool_mutex);
+    if (m_pool.size() < k_read_pool) {
+      m_pool.push_back(std::move(conn));
+    }
+    return result;
+  }
+
+  std::string checkpoint() const override {
+    std::lock_guard lock(m_state_mutex);
+    return m_checkpoint;
+  }
+
+  std::int64_t size() const override { return m_size.load(); }
+
+  Integrity integrity() const override {
+    std::lock_guard lock(m_state_mutex);
+    return m_integrity;
+  }
+
+  std::string verifier() const override {
+    return verifier_string(m_options.origin, m_options.key->public_key());
+  }
+
+  void close() override {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_stopping) {
+        return;
+      }
+      m_stopping = true;
+      m_cv.notify_all();
+    }
+    if (m_thread.joinable()) {
+      m_thread.join();
+    }
+  }
+
+private:
+  void fail_closed(const std::string& message, std::int64_t seq) {
+    std::lock_guard lock(m_state_mutex);
+    if (m_integrity.ok) {
+      m_integrity = Integrity{false, message, seq};
+    }
+  }
+
+  void check_witness(store::SqlView& view, const std::vector<Bytes>& keys) {
+    if (m_options.witness_path.empty()) {
+      return;
+    }
+    auto text = read_file(m_options.witness_path);
+    if (!text || text->empty()) {
+      return; // no witness yet (a new state directory), or one lost to a crash: nothing to hold
+    }
+    auto cp = parse_checkpoint(*text);
+    if (!cp || !note_verifies(*text, keys)) {
+      fail_closed("the newest checkpoint kept beside the database (" + m_options.witness_path +
+                      ") is not signed by a key of this ledger",
+                  0);
+      return;
+    }
+    if (static_cast<std::int64_t>(cp->size) > m_size) {
+      fail_closed("the database holds " + std::to_string(m_size.load()) +
+                      " entries but this daemon signed a checkpoint of " +
+                      std::to_string(cp->size) + ": an older copy of the ledger was put back",
+                  m_size + 1);
+      return;
+    }
+    if (cp->size > 0 && view.root_at(cp->size) != cp->root) {
+      fail_closed("the ledger is not consistent with the checkpoint of size " +
+                      std::to_string(cp->size) + " this daemon signed earlier",
+                  0);
+    }
+  }
+
+  void write_witness() {
+    if (!m_options.witness_path.empty()) {
+      std::string note = checkpoint();
+      std::ignore = write_file_atomic(m_options.witness_path, note, 0600, false); // best effort
+    }
+  }
+
+  void run() {
+    for (;;) {
+      std::deque<Job> batch;
+      {
+        std::unique_lock lock(m_mutex);
+        m_cv.wait(lock, [&] { return m_stopping || !m_queue.empty(); });
+        if (m_queue.empty()) {
+          return; // stopping and drained
+        }
+        while (!m_queue.empty() && batch.size() < k_max_batch) {
+          batch.push_back(std::move(m_queue.front()));
+          m_queue.pop_front();
+        }
+      }
+      commit_batch(batch);
+    }
+  }
+
+  void commit_batch(std::deque<Job>& batch) {
+    Integrity integrity = this->integrity();
+    if (!integrity.ok) {
+      for (auto& job : batch) {
+        job.done(make_error(Errc::corrupt, "ledger integrity: " + integrity.message));
+      }
+      return;
+    }
+    auto started = std::chrono::steady_clock::now();
+    std::vector<Result<std::optional<Committed>>> results;
+    results.reserve(batch.size());
+    CompactRange saved_range = m_range;
+    std::int64_t size = m_size;
+    std::string note;
+    bool appended = false;
+    try {
+      m_writer->exec("BEGIN IMMEDIATE");
+      store::SqlView view(*m_writer);
+      for (auto& job : batch) {
+        CompactRange item_range = m_range;
+        m_writer->exec("SAVEPOINT item");
+        try {
+          std::optional<Draft> draft = job.step(view);
+          if (!draft) {
+            m_writer->exec("RELEASE item");
+            results.emplace_back(std::optional<Committed>());
+            continue;
+          }
+          Entry e;
+          e.seq = size + 1;
+          e.kind = std::move(draft->kind);
+          e.time = format_rfc3339(now_ns());
+          e.actor = std::move(draft->actor);
+          e.body = std::move(draft->body);
+          e.bytes = entry_bytes(e.seq, e.kind, e.time, e.actor, e.body);
+          e.leaf = leaf_hash(e.bytes);
+          auto nodes = m_range.append(e.leaf);
+          store::insert_entry(*m_writer, e, nodes);
+          m_writer->exec("RELEASE item");
+          ++size;
+          appended = true;
+          results.emplace_back(std::optional<Committed>(Committed{std::move(e), {}}));
+        } catch (const sql::Failure& f) {
+          m_writer->exec("ROLLBACK TO item; RELEASE item");
+          m_range = item_range;
+          results.emplace_back(make_error(Errc::io, "ledger write failed: " + f.message));
+        } catch (const std::exception& ex) {
+          m_writer->exec("ROLLBACK TO item; RELEASE item");
+          m_range = item_range;
+          results.emplace_back(make_error(Errc::internal, ex.what()));
+        }
+      }
+      if (appended) {
+        Checkpoint cp{m_options.origin, static_cast<std::uint64_t>(size), m_range.root()};
+        note = sign_checkpoint(cp, m_options.origin, *m_options.key);
+        m_writer->prepare("INSERT INTO checkpoints(size, root, note) VALUES(?, ?, ?)")
+            .bind(1, size)
+            .bind_hash(2, cp.root)
+            .bind(3, note)
+            .run();
+      }
+      m_writer->exec("COMMIT");
+    } catch (const sql::Failure& f) {
+      std::ignore = sqlite3_exec(m_writer->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      m_range = saved_range;
+      fail_closed("a commit failed (" + f.message + "); the ledger refuses writes until restarted",
+                  0);
+      for (auto& job : batch) {
+        job.done(make_error(Errc::io, "ledger commit failed: " + f.message));
+      }
+      return;
+    }
+    if (appended) {
+      m_size = size;
+      {
+        std::lock_guard lock(m_state_mutex);
+        m_checkpoint = note;
+      }
+      write_witness();
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (m_options.on_commit) {
+      m_options.on_commit(batch.size(), seconds);
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (results[i] && results[i]->has_value()) {
+        (*results[i])->checkpoint = note;
+      }
+      batch[i].done(std::move(results[i]));
+    }
+  }
+
+  Options m_options;
+  std::unique_ptr<sql::Connection> m_writer;
+  CompactRange m_range;
+  std::atomic<std::int64_t> m_size{0};
+
+  mutable std::mutex m_state_mutex;
+  std::string m_checkpoint;
+  Integrity m_integrity;
+
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::deque<Job> m_queue;
+  bool m_stopping = false;
+  std::thread m_thread;
+
+  std::mutex m_pool_mutex;
+  std::vector<std::unique_ptr<sql::Connection>> m_pool;
+};
+
+} // namespace
+
+Result<void> Ledger::initialize(const std::string& path, const Bytes& checkpoint_public_key) {
+  auto conn = sql::Connection::open(path, true, false);
+  if (!conn) {
+    return conn.error();
+  }
+  try {
+    configure(**conn);
+    (*conn)->exec("BEGIN IMMEDIATE");
+    store::create_schema(**conn);
+    auto& ver = (*conn)->prepare("INSERT OR IGNORE INTO meta(key, value) VALUES('schema', ?)");
+    ver.bind(1, std::to_string(store::k_schema_version)).run();
+    bool known = false;
+    for (const auto& k : store::checkpoint_keys(**conn)) {
+      known = known || k == checkpoint_public_key;
+    }
+    if (!known) {
+      (*conn)
+          ->prepare("INSERT INTO checkpoint_keys(public_key, added) VALUES(?, ?)")
+          .bind_blob(1, checkpoint_public_key.data(), checkpoint_public_key.size())
+          .bind(2, format_rfc3339(now_ns()))
+          .run();
+    }
+    (*conn)->exec("COMMIT");
+  } catch (const sql::Failure& f) {
+    return make_error(Errc::io, "cannot initialize the ledger " + path + ": " + f.message);
+  }
+  ::chmod(path.c_str(), 0600);
+  return {};
+}
+
+Result<std::unique_ptr<Ledger>> Ledger::open(const Options& options) {
+  if (!options.key) {
+    return make_error(Errc::invalid_argument, "no checkpoint key");
+  }
+  struct stat st{};
+  if (::stat(options.path.c_str(), &st) != 0) {
+    return make_error(Errc::not_found, "no ledger at " + options.path +
+                                           " (run `digestgated init --state-dir DIR` first)");
+  }
+  auto conn = sql::Connection::open(options.path, false, false);
+  if (!conn) {
+    return conn.error();
+  }
+  try {
+    auto& stmt = (*conn)->prepare("SELECT value FROM meta WHERE key = 'schema'");
+    if (!stmt.step()) {
+      return make_error(Errc::corrupt, options.path + " is not a digestgate ledger");
+    }
+    stmt.reset();
+  } catch (const sql::Failure& f) {
+    return make_error(Errc::corrupt, options.path + " is not a digestgate ledger: " + f.message);
+  }
+  auto ledger = std::make_unique<LedgerImpl>(options, std::move(*conn));
+  DG_TRY(ledger->start());
+  return std::unique_ptr<Ledger>(std::move(ledger));
+}
+
+Result<VerifyReport> verify_file(const std::string& path, const std::string& verifier) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) {
+    return make_error(Errc::not_found, "no such file: " + path);
+  }
+  std::optional<NoteVerifier> pinned;
+  if (!verifier.empty()) {
+    auto v = parse_verifier(verifier);
+    if (!v) {
+      return make_error(Errc::invalid_argument, "bad --key verifier: " + v.error().message);
+    }
+    pinned = std::move(*v);
+  }
+  auto conn = sql::Connection::open(path, false, true);
+  if (!conn) {
+    return conn.error();
+  }
+  try {
+    // One read transaction: a consistent snapshot even while the daemon appends.
+    (*conn)->exec("BEGIN");
+    auto& stmt = (*conn)->prepare("SELECT value FROM meta WHERE key = 'schema'");
+    if (!stmt.step()) {
+      return make_error(Errc::invalid_argument, path + " is not a digestgate ledger");
+    }
+    stmt.reset();
+    auto keys = store::checkpoint_keys(**conn);
+    auto verify = [&](const std::string& note) {
+      if (pinned) {
+        return static_cast<bool>(open_checkpoint(note, *pinned));
+      }
+      return note_verifies(note, keys);
+    };
+    VerifyReport report = scan(**conn, verify, true);
+    (*conn)->exec("COMMIT");
+    return report;
+  } catch (const sql::Failure& f) {
+    return make_error(Errc::invalid_argument, path + " is not a readable digestgate ledger: " +
+                                                  f.message);
+  }
+}
+
+} // namespace dg::ledger

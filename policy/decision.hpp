@@ -1,0 +1,51 @@
+// The decision engine: judges one reference against an environment's policy and everything the
+// ledger holds for its digest, and returns every reason that fails (empty: approved). Pure: the
+// caller gathers the facts; nothing here touches the ledger or the network.
+#pragma once
+
+#include "policy/evidence.hpp"
+#include "policy/policy.hpp"
+#include "policy/reason.hpp"
+#include "policy/reference.hpp"
+#include "util/time.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dg::policy {
+
+// A reference to promote and what the ledger knows about it.
+struct Candidate {
+  std::string input;                   // the reference as given
+  Result<Reference> reference = Error{Errc::invalid_argument, "not parsed"};
+  std::optional<Facts> facts;          // nullopt: the digest was never recorded
+  std::optional<std::string> revoked;  // the revocation reason, when revoked
+  std::vector<std::string> tag_digests; // for a mutable reference: digests ledgered under its tag
+};
+
+struct EvaluationOptions {
+  TimeNs now = 0;
+  bool skip_stage_order = false;  // rollback targets are exempt from `after`
+  bool skip_evidence_age = false; // ... and from `max_evidence_age`
+};
+
+// True if `digest` was approved in `environment`.
+using ApprovedIn = std::function<bool(const std::string& environment, const std::string& digest)>;
+
+// Parse `input` into a Candidate's reference; returns the reasons the reference itself fails
+// (malformed-reference, mutable-reference, unsupported-digest-algorithm), empty for a sha256
+// digest reference.
+Reasons reference_reasons(const Candidate& candidate);
+
+// Every reason `candidate` fails in `environment` under `policy`.
+Reasons evaluate(const Policy& policy, const std::string& environment, const Candidate& candidate,
+                 const ApprovedIn& approved_in, const EvaluationOptions& options);
+
+// Reasons of the evidence alone against one environment's requirements (no reference, stage or
+// revocation checks). Used by evaluate and by what-if reports.
+Reasons evaluate_evidence(const Policy& policy, const EnvironmentPolicy& env, const Facts& facts,
+                          const EvaluationOptions& options);
+
+} // namespace dg::policy

@@ -1,0 +1,87 @@
+// Evidence records (POST /v1/validations), the facts merged from every record of a digest, and
+// the checks the daemon computes itself rather than trusting a reported result.
+#pragma once
+
+#include "util/result.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace dg::policy {
+
+using nlohmann::json;
+
+// A validated evidence record.
+struct Record {
+  std::string digest;     // subject.digest: "sha256:" + 64 lowercase hex
+  std::string repository; // subject.name, normalized
+  json document;          // the record as received
+};
+
+// Check the shape of a record: subject.name and subject.digest present and valid, every other
+// known field of the right type, every timestamp RFC 3339. Fails with Errc::invalid_argument and a
+// message that names the field.
+Result<Record> parse_record(const json& document);
+
+// One of the daemon's own checks: ok, or the problems found.
+struct Check {
+  bool ok = true;
+  std::vector<std::string> problems;
+  void fail(std::string problem) {
+    ok = false;
+    problems.push_back(std::move(problem));
+  }
+};
+
+struct Checks {
+  Check digest_bound;       // every gate's target is name@<this digest>
+  Check artifact_freshness; // every gate started, every artifact created, after pushed_at
+  Check registry_parity;    // every mirror's digest and platform digests equal the subject's
+  Check evidence_complete;  // tag, digests, platform digests, tool versions, timestamps, names
+  Check revision_label;     // org.opencontainers.image.revision == source.commit when given
+  json to_json() const;
+};
+
+// Everything the records of one digest say, merged. Build facts are immutable: a record that
+// contradicts an earlier one is a conflict. For gates, the latest result per name counts.
+struct Facts {
+  std::string digest;
+  std::string repository;
+  std::set<std::string> tags;
+  json media_type;                 // string or null
+  json platforms;                  // array or null
+  json labels = json::object();    // merged; a label never changes value
+  json source;                     // object or null
+  json build;                      // object or null
+  json pushed_at;                  // string or null
+  std::map<std::string, json> mirrors;   // by normalized name
+  std::map<std::string, json> gates;     // latest result per gate name, with "seq"
+  std::vector<json> signatures;
+  std::vector<json> attestations;
+  std::vector<std::int64_t> validations; // seqs of the validation entries
+
+  // The repositories under which this digest is known: the subject and every mirror.
+  std::set<std::string> repositories() const;
+  json to_json() const;
+};
+
+// Merge `record` (ledgered at `seq`) into `facts`. Fails with Errc::conflict naming the field when
+// the record contradicts an immutable build fact, leaving `facts` unspecified.
+Result<void> merge_record(Facts& facts, const Record& record, std::int64_t seq);
+
+// The daemon's checks over merged facts.
+Checks compute_checks(const Facts& facts);
+
+// The tag part of a git ref: "refs/tags/v1.2.0" -> "v1.2.0"; empty when not a tag ref.
+std::string tag_of_ref(std::string_view ref);
+
+// True if `version` (an optional leading 'v') is a SemVer 2.0 version without a pre-release
+// part; build metadata is allowed.
+bool is_stable_semver(std::string_view version);
+
+} // namespace dg::policy

@@ -1,0 +1,186 @@
+// End-to-end test fixture: a real digestgated in a temporary state directory, driven over plain
+// HTTP (POSIX sockets) and through the real digestgate CLI.
+//
+// Transport failures (connection refused, timeouts, a response that does not parse) throw
+// std::runtime_error so that a test reports them instead of asserting on a half-read response.
+// Functions without shared state (http, cli, run_process, raw_request) may be called from several
+// threads at once; start, stop, kill9, reload and write_policy must not race with each other.
+//
+// Every file descriptor the fixture opens is close-on-exec, children get default signal
+// dispositions and an empty signal mask, every child is reaped, and SIGPIPE is ignored in the test
+// process (a peer that closes early surfaces as EPIPE, never as a signal).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <map>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace dg::test {
+
+// Bearer tokens of the principals every Daemon configures (see default_principals()).
+inline constexpr const char* k_recorder_token = "recorder-token"; // roles: recorder
+inline constexpr const char* k_promoter_token = "promoter-token"; // roles: promoter
+inline constexpr const char* k_operator_token = "operator-token"; // roles: operator
+inline constexpr const char* k_reader_token = "reader-token";     // roles: reader
+inline constexpr const char* k_admin_token = "admin-token"; // roles: recorder, promoter, operator
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  // Header names are lowercase; repeated headers are joined with ", ".
+  std::map<std::string, std::string> headers;
+
+  // The parsed body, or a null json when the body is not JSON.
+  nlohmann::json json() const;
+};
+
+struct CliResult {
+  // The exit status, or 128 + the signal number when the process was killed by a signal.
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+
+  // Standard output parsed as JSON, or a null json when it is not JSON.
+  nlohmann::json json() const;
+};
+
+// A fresh directory under $TMPDIR (or /tmp), removed recursively on destruction.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return m_path; }
+
+private:
+  std::string m_path;
+};
+
+// The principals array the fixture writes into config.json: recorder, promoter, operator,
+// reader and admin, each with the SHA-256 of its k_*_token. Tests that override "principals"
+// through `extra_config` can start from this.
+nlohmann::json default_principals();
+
+// Hex SHA-256 of `token`, as the config's token_sha256 expects it.
+std::string token_sha256(const std::string& token);
+
+// A digestgated process with its own state directory. Neither copyable nor movable.
+//
+// Layout under dir(): config.json, policy.json, daemon.log (the daemon's stdout and stderr,
+// appended across restarts) and state/ (the --state-dir, holding ledger.db and listen-address).
+class Daemon {
+public:
+  // Writes policy.json (`policy`) and config.json (listen "127.0.0.1:0", state_dir, policy,
+  // origin "digestgate.test/ledger", default_principals(); then each top-level member of
+  // `extra_config` replaces the member of that name, and a null member removes it), runs
+  // `digestgated init --state-dir DIR` (which must exit 0), and start()s.
+  // Throws std::runtime_error, with the daemon's output, when any step fails.
+  explicit Daemon(const nlohmann::json& policy,
+                  const nlohmann::json& extra_config = nlohmann::json::object());
+  // stop()s, then removes dir().
+  ~Daemon();
+  // Not copyable. The deleted copy operations take non-const references so that
+  // `Daemon daemon({{"environments", ...}})` is not ambiguous with a copy from a braced list.
+  Daemon(Daemon&) = delete;
+  Daemon& operator=(Daemon&) = delete;
+
+  // Starts `digestgated --config config_path()` and returns once it has written
+  // state_dir()/listen-address and GET /healthz answers 200 (at most 20 s). Throws
+  // std::runtime_error with the tail of the log if the daemon exits or does not become healthy;
+  // in the latter case it is killed first. Throws if the daemon is already running.
+  void start();
+  // Sends `sig` and waits up to 20 s for the daemon to exit, then SIGKILLs it. Returns its exit
+  // status (WEXITSTATUS, or 128 + the signal that ended it). When the daemon is not running,
+  // returns the status of its last exit (or -1 if it never ran).
+  int stop(int sig = SIGTERM);
+  // SIGKILLs the daemon and reaps it (no-op when not running).
+  void kill9();
+  bool running() const { return m_pid > 0; }
+
+  // "http://HOST:PORT" of the running daemon (from listen-address).
+  std::string url() const;
+  // "HOST:PORT" of the running daemon, for raw_request().
+  std::string address() const;
+  const std::string& dir() const { return m_dir.path(); }
+  const std::string& state_dir() const { return m_state_dir; }
+  std::string config_path() const;
+  std::string policy_path() const;
+  std::string db_path() const;
+  std::string log_path() const;
+  // The running daemon's pid, or -1.
+  pid_t pid() const { return m_pid; }
+
+  // The configuration as last written.
+  const nlohmann::json& config() const { return m_config; }
+  // Replaces config.json atomically; takes effect on the next start().
+  void write_config(const nlohmann::json& config);
+  // Replaces policy.json atomically (a reload never sees a partial file).
+  void write_policy(const nlohmann::json& policy);
+  // Sends SIGHUP. The reload is asynchronous: poll for its effect (see wait_until()).
+  void reload();
+
+  // The content of daemon.log.
+  std::string log() const;
+
+  // One request on a fresh connection with "Connection: close". Adds "Content-Type:
+  // application/json" when `body` is not empty and "Authorization: Bearer <token>" when `token` is
+  // not empty; an entry of `headers` replaces a default header of the same name. Reads the whole
+  // response (Content-Length, chunked, or until close). Each network wait times out after 10 s.
+  HttpResponse http(const std::string& method,
+                    const std::string& target,
+                    const std::string& body = "",
+                    const std::string& token = "",
+                    const std::map<std::string, std::string>& headers = {}) const;
+
+  // Runs the CLI as `digestgate --url url() ARGS...`, with DIGESTGATE_TOKEN=`token` in the
+  // environment (unset when empty) and DIGESTGATE_URL unset.
+  CliResult cli(const std::vector<std::string>& args,
+                const std::string& token = "",
+                const std::string& stdin_data = "") const;
+
+private:
+  void read_listen_address();
+
+  TempDir m_dir; // first member: removed after everything else is torn down
+  std::string m_state_dir;
+  nlohmann::json m_config;
+  pid_t m_pid = -1;
+  int m_last_status = -1;
+  std::string m_host;
+  int m_port = 0;
+};
+
+// Runs `argv` (argv[0] is searched in PATH unless it contains '/') with the test process's
+// environment modified by `env_overrides` (an empty value unsets the variable), feeds it
+// `stdin_data` and captures stdout and stderr completely. After `timeout_seconds` the process is
+// SIGKILLed, its exit code is 128 + SIGKILL and `err` ends with a note saying so.
+// Throws std::runtime_error when the program cannot be executed.
+CliResult run_process(const std::vector<std::string>& argv,
+                      const std::map<std::string, std::string>& env_overrides = {},
+                      const std::string& stdin_data = "",
+                      int timeout_seconds = 60);
+
+// Connects to `host_port` ("HOST:PORT", an "http://" prefix is accepted), sends `bytes` (without
+// half-closing), and returns everything received until the peer closes or `timeout_ms` elapses
+// (counted from the end of sending). A peer that resets the connection ends the read. Throws
+// std::runtime_error when the connection cannot be made.
+std::string
+raw_request(const std::string& host_port, const std::string& bytes, int timeout_ms = 5000);
+
+// "sha256:" + 64 lowercase hex, deterministic in `n` (the SHA-256 of "digest-<n>").
+std::string sample_digest(int n);
+
+// Polls `predicate` every 20 ms until it returns true (then returns true) or `timeout` elapses
+// (then returns false).
+bool wait_until(const std::function<bool()>& predicate,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+} // namespace dg::test

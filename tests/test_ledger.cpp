@@ -1,0 +1,215 @@
+#include "ledger/ledger.hpp"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <future>
+#include <set>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+using namespace dg;
+using namespace dg::ledger;
+
+namespace {
+
+// A temporary state directory with an initialized ledger.
+struct LedgerDir {
+  std::filesystem::path dir;
+  std::shared_ptr<const Ed25519PrivateKey> key;
+
+  LedgerDir() {
+    char tmpl[] = "/tmp/dg-ledger-test-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    key = std::make_shared<Ed25519PrivateKey>(std::move(Ed25519PrivateKey::generate().value()));
+    REQUIRE(Ledger::initialize(db(), key->public_key()));
+  }
+  ~LedgerDir() { std::filesystem::remove_all(dir); }
+
+  std::string db() const { return (dir / "ledger.db").string(); }
+
+  std::unique_ptr<Ledger> open() const {
+    Options o;
+    o.path = db();
+    o.origin = "test.example/ledger";
+    o.key = key;
+    o.witness_path = (dir / "checkpoint.latest").string();
+    auto l = Ledger::open(o);
+    REQUIRE(l);
+    return std::move(*l);
+  }
+
+  // Run SQL directly against the file, as someone with shell access would.
+  int exec(const std::string& sql, std::string* error = nullptr) const {
+    sqlite3* h = nullptr;
+    sqlite3_open(db().c_str(), &h);
+    char* err = nullptr;
+    int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
+    if (error != nullptr && err != nullptr) {
+      *error = err;
+    }
+    sqlite3_free(err);
+    sqlite3_close(h);
+    return rc;
+  }
+};
+
+Draft validation(const std::string& digest, const std::string& tag = "v1") {
+  return Draft{k_validation, "ci",
+               json{{"digest", digest}, {"repository", "ghcr.io/acme/app"}, {"tags", {tag}},
+                    {"evidence", json::object()}}};
+}
+
+std::string digest_of(int n) { return "sha256:" + to_hex(sha256("d" + std::to_string(n))); }
+
+} // namespace
+
+TEST_SUITE_BEGIN("ledger");
+
+TEST_CASE("Appended entries are stored as canonical JSON with their RFC 6962 leaf hash") {
+  LedgerDir d;
+  auto ledger = d.open();
+  auto c = ledger->append(validation(digest_of(1)));
+  REQUIRE(c);
+  CHECK(c->entry.seq == 1);
+  CHECK(c->entry.bytes.rfind("{\"actor\":\"ci\",\"body\":{", 0) == 0);
+  std::string prefixed = std::string(1, '\0') + c->entry.bytes;
+  CHECK(c->entry.leaf == sha256(prefixed));
+  auto cp = parse_checkpoint(c->checkpoint);
+  REQUIRE(cp);
+  CHECK(cp->size == 1);
+  CHECK(cp->root == c->entry.leaf);
+  CHECK(cp->origin == "test.example/ledger");
+}
+
+TEST_CASE("The schema's triggers abort UPDATE and DELETE of entries, tree nodes and checkpoints") {
+  LedgerDir d;
+  {
+    auto ledger = d.open();
+    REQUIRE(ledger->append(validation(digest_of(1))));
+  }
+  for (const char* sql :
+       {"UPDATE entries SET kind = 'promotion' WHERE seq = 1", "DELETE FROM entries WHERE seq = 1",
+        "UPDATE tree_nodes SET hash = x'00'", "DELETE FROM tree_nodes",
+        "UPDATE checkpoints SET note = ''", "DELETE FROM checkpoints",
+        "DELETE FROM checkpoint_keys"}) {
+    CAPTURE(sql);
+    std::string error;
+    CHECK(d.exec(sql, &error) != SQLITE_OK);
+    CHECK(error.find("append-only") != std::string::npos);
+  }
+  auto report = verify_file(d.db(), "");
+  REQUIRE(report);
+  CHECK(report->ok);
+  CHECK(report->entries == 1);
+}
+
+TEST_CASE("Entries survive a reopen and the derived tables answer lookups") {
+  LedgerDir d;
+  std::string first = digest_of(1), second = digest_of(2);
+  {
+    auto ledger = d.open();
+    REQUIRE(ledger->append(validation(first, "v1")));
+    REQUIRE(ledger->append(validation(second, "v1")));
+    json promotion{{"environment", "staging"},
+                   {"decision", "approved"},
+                   {"promotions", {{{"repository", "ghcr.io/acme/app"}, {"digest", first}}}}};
+    REQUIRE(ledger->append(Draft{k_promotion, "deploy", promotion}));
+  }
+  auto ledger = d.open();
+  CHECK(ledger->integrity().ok);
+  CHECK(ledger->size() == 3);
+  REQUIRE(ledger->read([&](View& view) {
+    CHECK(view.digest_repository(first) == std::optional<std::string>("ghcr.io/acme/app"));
+    CHECK_FALSE(view.digest_repository(digest_of(3)));
+    CHECK(view.tag_digests("ghcr.io/acme/app", "v1") == std::vector<std::string>{second, first});
+    auto slots = view.slots("staging");
+    REQUIRE(slots.size() == 1);
+    CHECK(slots[0].digest == first);
+    CHECK(view.approved_in("staging", first));
+    CHECK_FALSE(view.approved_in("staging", second));
+    CHECK(view.entries(EntryFilter{0, 10, k_validation, "", ""}).size() == 2);
+    CHECK(view.entries(EntryFilter{0, 10, "", first, ""}).size() == 2);
+    CHECK(view.entries(EntryFilter{0, 10, "", "", "staging"}).size() == 1);
+    CHECK(view.entries(EntryFilter{2, 10, "", "", ""}).size() == 1);
+  }));
+}
+
+TEST_CASE("Concurrent appends share commits and each is acknowledged with its own durable entry") {
+  LedgerDir d;
+  auto ledger = d.open();
+  constexpr int k_threads = 8, k_each = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::int64_t>> seqs(k_threads);
+  for (int t = 0; t < k_threads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < k_each; ++i) {
+        auto c = ledger->append(validation(digest_of(t * 1000 + i)));
+        if (!c) {
+          ++failures;
+        } else {
+          seqs[t].push_back(c->entry.seq);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  CHECK(failures == 0);
+  std::set<std::int64_t> all;
+  for (const auto& v : seqs) {
+    all.insert(v.begin(), v.end());
+  }
+  CHECK(all.size() == k_threads * k_each);
+  CHECK(*all.rbegin() == k_threads * k_each);
+  ledger->close();
+  auto report = verify_file(d.db(), "");
+  REQUIRE(report);
+  CHECK(report->ok);
+  CHECK(report->entries == k_threads * k_each);
+}
+
+TEST_CASE("A step that appends nothing leaves no entry and a failing step does not poison its batch") {
+  LedgerDir d;
+  auto ledger = d.open();
+  std::promise<Result<std::optional<Committed>>> nothing, thrown;
+  ledger->submit([](View&) -> std::optional<Draft> { return std::nullopt; },
+                 [&](Result<std::optional<Committed>> r) { nothing.set_value(std::move(r)); });
+  ledger->submit([](View&) -> std::optional<Draft> { throw std::runtime_error("boom"); },
+                 [&](Result<std::optional<Committed>> r) { thrown.set_value(std::move(r)); });
+  auto ok = ledger->append(validation(digest_of(1)));
+  auto n = nothing.get_future().get();
+  REQUIRE(n);
+  CHECK_FALSE(n->has_value());
+  auto t = thrown.get_future().get();
+  CHECK_FALSE(t);
+  REQUIRE(ok);
+  CHECK(ok->entry.seq == 1);
+}
+
+TEST_CASE("An edited entry fails the integrity check when the ledger is opened") {
+  LedgerDir d;
+  {
+    auto ledger = d.open();
+    REQUIRE(ledger->append(validation(digest_of(1))));
+    REQUIRE(ledger->append(validation(digest_of(2))));
+  }
+  REQUIRE(d.exec("DROP TRIGGER entries_no_UPDATE; UPDATE entries SET bytes = "
+                 "replace(bytes, 'ghcr.io', 'evil.io') WHERE seq = 2") == SQLITE_OK);
+  auto ledger = d.open();
+  CHECK_FALSE(ledger->integrity().ok);
+  CHECK(ledger->integrity().first_bad_seq == 2);
+  auto appended = ledger->append(validation(digest_of(3)));
+  REQUIRE_FALSE(appended);
+  CHECK(appended.error().code == Errc::corrupt);
+  auto report = verify_file(d.db(), "");
+  REQUIRE(report);
+  CHECK_FALSE(report->ok);
+  CHECK(report->first_bad_seq == 2);
+}
+
+TEST_SUITE_END();

@@ -8,7 +8,12 @@
 //
 // Every file descriptor the fixture opens is close-on-exec, children get default signal
 // dispositions and an empty signal mask, every child is reaped, and SIGPIPE is ignored in the test
-// process (a peer that closes early surfaces as EPIPE, never as a signal).
+// process (a peer that closes early surfaces as EPIPE, never as a signal). Children are SIGKILLed
+// when the thread that started them exits, so a crashed test run leaves no daemon behind: start a
+// Daemon on the thread that outlives its use.
+//
+// DG_E2E_KEEP=1 in the environment keeps each temporary directory (config, policy, state and
+// daemon.log) and prints its path.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -37,7 +37,8 @@ bool needs_quotes(std::string_view text) {
   if (std::find(k_words.begin(), k_words.end(), lower) != k_words.end()) {
     return true;
   }
-  // Numbers in any YAML flavour (ints, floats, sexagesimals, hex, octal) use only these.
+  // A digit followed only by these may be a number in some YAML flavour (ints, floats,
+  // sexagesimals, hex, octal): quoting it is always safe.
   return std::all_of(lower.begin(), lower.end(),
                      [](char c) {
                        return (c >= '0' && c <= '9') ||

@@ -34,7 +34,8 @@ and limits. See docs/operations.md.
 )";
 
 int usage_error(const std::string& message) {
-  std::cerr << "digestgated: " << message << "\n" << "Try 'digestgated --help'.\n";
+  std::cerr << "digestgated: " << message << "\n"
+            << "Try 'digestgated --help'.\n";
   return 2;
 }
 
@@ -71,7 +72,7 @@ int init(const std::string& dir) {
     std::cerr << "digestgated: " << w.error().message << "\n";
     return 1;
   }
-  struct stat st{};
+  struct stat st {};
   bool had_db = ::stat(db_path.c_str(), &st) == 0;
   if (auto r = ledger::Ledger::initialize(db_path, key->public_key()); !r) {
     std::cerr << "digestgated: " << r.error().message << "\n";
@@ -90,7 +91,7 @@ int serve(const std::string& config_path) {
     return 2;
   }
   std::string key_path = config->key_path();
-  struct stat st{};
+  struct stat st {};
   if (::stat(key_path.c_str(), &st) != 0) {
     std::cerr << "digestgated: no checkpoint key at " << key_path
               << " (run `digestgated init --state-dir " << config->state_dir << "` first)\n";

@@ -33,8 +33,8 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
   return base_dir + "/" + p;
 }
 
-Result<void> only_fields(const json& obj, const std::string& place,
-                         std::initializer_list<const char*> allowed) {
+Result<void>
+only_fields(const json& obj, const std::string& place, std::initializer_list<const char*> allowed) {
   for (const auto& [key, value] : obj.items()) {
     bool ok = false;
     for (const char* a : allowed) {
@@ -47,8 +47,8 @@ Result<void> only_fields(const json& obj, const std::string& place,
   return {};
 }
 
-Result<std::string> string_field(const json& obj, const char* key, const std::string& place,
-                                 bool required) {
+Result<std::string>
+string_field(const json& obj, const char* key, const std::string& place, bool required) {
   auto it = obj.find(key);
   std::string field = place.empty() ? key : place + "." + key;
   if (it == obj.end()) {
@@ -78,7 +78,8 @@ Result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text
     }
     host = host.substr(1, host.size() - 2);
   }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
     return make_error(Errc::invalid_argument, "bad port '" + std::string(port) + "'");
   }
   unsigned long n = std::stoul(std::string(port));
@@ -97,8 +98,8 @@ Result<Config> load_config(const std::string& path) {
   if (doc.is_discarded() || !doc.is_object()) {
     return make_error(Errc::invalid_argument, "config: " + path + " is not a JSON object");
   }
-  DG_TRY(only_fields(doc, "", {"listen", "state_dir", "policy", "origin", "principals", "tls",
-                               "limits"}));
+  DG_TRY(only_fields(doc, "",
+                     {"listen", "state_dir", "policy", "origin", "principals", "tls", "limits"}));
   Config config;
   config.path = path;
   auto slash = path.find_last_of('/');
@@ -218,9 +219,9 @@ Result<Config> load_config(const std::string& path) {
     if (!l.is_object()) {
       return at("limits", "must be an object");
     }
-    DG_TRY(only_fields(l, "limits",
-                       {"max_body_bytes", "header_timeout_ms", "idle_timeout_ms",
-                        "max_connections"}));
+    DG_TRY(
+        only_fields(l, "limits",
+                    {"max_body_bytes", "header_timeout_ms", "idle_timeout_ms", "max_connections"}));
     auto positive = [&](const char* key, std::int64_t max) -> Result<std::int64_t> {
       const json& v = l[key];
       if (!v.is_number_integer() || v.get<std::int64_t>() <= 0 || v.get<std::int64_t>() > max) {

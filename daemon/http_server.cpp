@@ -37,8 +37,8 @@ struct Connection {
 
 std::string new_request_id() {
   static std::atomic<std::uint64_t> counter{0};
-  static const std::uint64_t start = static_cast<std::uint64_t>(
-      std::chrono::system_clock::now().time_since_epoch().count());
+  static const std::uint64_t start =
+      static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
   char buf[40];
   std::snprintf(buf, sizeof buf, "%08llx-%06llx",
                 static_cast<unsigned long long>(start & 0xffffffffULL),
@@ -46,8 +46,8 @@ std::string new_request_id() {
   return buf;
 }
 
-http::response<http::string_body> make_response(unsigned version, bool keep_alive,
-                                                 Response&& r, const std::string& request_id) {
+http::response<http::string_body>
+make_response(unsigned version, bool keep_alive, Response&& r, const std::string& request_id) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "digestgated/" DG_VERSION);
   res.set(http::field::content_type, r.content_type);
@@ -171,8 +171,8 @@ struct HttpServer::Impl {
         } else if (ec != http::error::end_of_stream && ec != asio::error::eof &&
                    ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
           metrics.rejected("bad-request");
-          Response r = error_response(ec == http::error::header_limit ? 431 : 400,
-                                      "bad-request", "malformed HTTP request: " + ec.message());
+          Response r = error_response(ec == http::error::header_limit ? 431 : 400, "bad-request",
+                                      "malformed HTTP request: " + ec.message());
           auto res = make_response(11, false, std::move(r), new_request_id());
           lowest.expires_after(std::chrono::seconds(5));
           co_await http::async_write(stream, res, k_tuple);
@@ -199,13 +199,12 @@ struct HttpServer::Impl {
         if (ec2) {
           if (ec2 == http::error::body_limit) {
             metrics.rejected("body-too-large");
-            auto res = make_response(header.version(), false,
-                                     error_response(413, "body-too-large",
-                                                    "the body exceeds " +
-                                                        std::to_string(
-                                                            config.limits.max_body_bytes) +
-                                                        " bytes"),
-                                     request_id);
+            auto res = make_response(
+                header.version(), false,
+                error_response(413, "body-too-large",
+                               "the body exceeds " + std::to_string(config.limits.max_body_bytes) +
+                                   " bytes"),
+                request_id);
             co_await http::async_write(stream, res, k_tuple);
           } else if (ec2 == beast::error::timeout) {
             metrics.rejected("body-timeout");
@@ -226,9 +225,9 @@ struct HttpServer::Impl {
       lowest.expires_never();
       auto started = std::chrono::steady_clock::now();
       Response response = co_await call_service(std::move(request));
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                            started)
-                      .count();
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count();
       int status = response.status;
       keep_alive = keep_alive && !stopping;
       auto res = make_response(req.version(), keep_alive, std::move(response), request_id);
@@ -400,7 +399,8 @@ Result<std::string> HttpServer::listen() {
   return host + ":" + std::to_string(bound.port());
 }
 
-void HttpServer::run(int threads, const std::function<void()>& on_ready,
+void HttpServer::run(int threads,
+                     const std::function<void()>& on_ready,
                      const std::function<void()>& on_reload,
                      const std::function<void()>& on_stopping) {
   auto& impl = *m_impl;

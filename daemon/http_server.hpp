@@ -25,8 +25,10 @@ public:
 
   // Run until SIGTERM/SIGINT (then drain in-flight requests) on `threads` threads. `on_ready` is
   // called once serving; `on_reload` on SIGHUP; `on_stopping` when a stop signal arrives.
-  void run(int threads, const std::function<void()>& on_ready,
-           const std::function<void()>& on_reload, const std::function<void()>& on_stopping);
+  void run(int threads,
+           const std::function<void()>& on_ready,
+           const std::function<void()>& on_reload,
+           const std::function<void()>& on_stopping);
 
 private:
   struct Impl;

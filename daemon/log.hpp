@@ -8,7 +8,8 @@
 namespace dg::daemon {
 
 // Write {"time", "level", "msg", ...fields} as one line on stderr. Thread-safe.
-void log(std::string_view level, std::string_view message,
+void log(std::string_view level,
+         std::string_view message,
          const nlohmann::json& fields = nlohmann::json::object());
 
 } // namespace dg::daemon

@@ -1,4 +1,6 @@
 // digestgated: the digestgate daemon.
 #include "daemon/app.hpp"
 
-int main(int argc, char** argv) { return dg::daemon::daemon_main(argc, argv); }
+int main(int argc, char** argv) {
+  return dg::daemon::daemon_main(argc, argv);
+}

@@ -47,8 +47,8 @@ std::string Histogram::render(const std::string& name) const {
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < m_bounds.size(); ++i) {
     cumulative += m_counts[i];
-    out += name + "_bucket{le=\"" + number(m_bounds[i]) + "\"} " + std::to_string(cumulative) +
-           "\n";
+    out +=
+        name + "_bucket{le=\"" + number(m_bounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
   }
   out += name + "_bucket{le=\"+Inf\"} " + std::to_string(m_count) + "\n";
   out += name + "_sum " + number(m_sum) + "\n";
@@ -100,13 +100,12 @@ std::string Metrics::render() const {
   };
   {
     std::lock_guard lock(m_mutex);
-    family("digestgate_http_requests_total", "counter", "HTTP requests by route, method and status.",
-           m_requests);
+    family("digestgate_http_requests_total", "counter",
+           "HTTP requests by route, method and status.", m_requests);
     family("digestgate_decisions_total", "counter",
            "Promotion and rollback decisions by kind and outcome.", m_decisions);
     family("digestgate_decision_reasons_total", "counter",
-           "Reasons given in refusals (and overridden by break glass), by reason code.",
-           m_reasons);
+           "Reasons given in refusals (and overridden by break glass), by reason code.", m_reasons);
     family("digestgate_connections_rejected_total", "counter",
            "Connections or requests cut off by a limit, by limit.", m_rejected);
   }

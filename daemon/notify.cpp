@@ -1,12 +1,12 @@
 #include "daemon/notify.hpp"
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <tuple>
-#include <cstddef>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <tuple>
 #include <unistd.h>
 
 namespace dg::daemon {

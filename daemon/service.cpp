@@ -126,8 +126,8 @@ std::vector<std::string> split_path(const std::string& path) {
 }
 
 json entry_json(const ledger::Entry& e) {
-  return json{{"seq", e.seq},       {"kind", e.kind}, {"time", e.time},
-              {"actor", e.actor},   {"body", e.body}, {"leaf_hash", to_hex(e.leaf)}};
+  return json{{"seq", e.seq},     {"kind", e.kind}, {"time", e.time},
+              {"actor", e.actor}, {"body", e.body}, {"leaf_hash", to_hex(e.leaf)}};
 }
 
 json hashes_json(const std::vector<Hash>& hashes) {
@@ -179,19 +179,19 @@ std::optional<Facts> load_facts(ledger::View& view, const std::string& digest) {
   return facts;
 }
 
-json slot_json(const std::string& repository, const std::string& digest, std::int64_t seq,
+json slot_json(const std::string& repository,
+               const std::string& digest,
+               std::int64_t seq,
                const std::string& time) {
-  return json{{"digest", digest},
-              {"reference", repository + "@" + digest},
-              {"seq", seq},
-              {"time", time}};
+  return json{
+      {"digest", digest}, {"reference", repository + "@" + digest}, {"seq", seq}, {"time", time}};
 }
 
 // The last known-good digest of (`env`, `repository`): the newest digest approved there before
 // the current one that is not revoked, was never rolled back from there, and — once any
 // deployment has been reported there — was reported succeeded without drift.
-std::optional<ledger::Approval> last_known_good(ledger::View& view, const std::string& env,
-                                                const std::string& repository) {
+std::optional<ledger::Approval>
+last_known_good(ledger::View& view, const std::string& env, const std::string& repository) {
   auto slots = view.slots(env);
   const ledger::Slot* current = nullptr;
   for (const auto& s : slots) {
@@ -242,9 +242,9 @@ struct PromotionRequest {
 
 struct Evaluation {
   std::vector<Candidate> candidates;
-  std::vector<Reasons> reasons;     // per candidate
-  std::vector<json> previous;       // per candidate: previous digest or null
-  bool overridable = true;          // false when a reason is one break glass cannot override
+  std::vector<Reasons> reasons; // per candidate
+  std::vector<json> previous;   // per candidate: previous digest or null
+  bool overridable = true;      // false when a reason is one break glass cannot override
   Reasons all() const {
     Reasons out;
     for (const auto& r : reasons) {
@@ -260,8 +260,10 @@ bool never_overridable(const std::string& code) {
          code == policy::reason::ledger_integrity;
 }
 
-Evaluation evaluate_promotion(ledger::View& view, const policy::Policy& pol,
-                              const PromotionRequest& req, const ledger::Integrity& integrity,
+Evaluation evaluate_promotion(ledger::View& view,
+                              const policy::Policy& pol,
+                              const PromotionRequest& req,
+                              const ledger::Integrity& integrity,
                               TimeNs now) {
   Evaluation ev;
   auto approved_in = [&](const std::string& env, const std::string& digest) {
@@ -333,7 +335,9 @@ Service::Service(Config config, std::unique_ptr<ledger::Ledger> ledger, Metrics&
   m_metrics.checkpoint_size(m_ledger->size());
 }
 
-Service::~Service() { m_ledger->close(); }
+Service::~Service() {
+  m_ledger->close();
+}
 
 std::shared_ptr<const policy::Policy> Service::policy() const {
   std::lock_guard lock(m_policy_mutex);
@@ -366,8 +370,7 @@ Result<void> Service::load_policy() {
   }
   if (newest != pol->sha256 && m_ledger->integrity().ok) {
     auto appended = m_ledger->append(ledger::Draft{
-        ledger::k_policy,
-        "digestgated",
+        ledger::k_policy, "digestgated",
         json{{"sha256", pol->sha256}, {"path", m_config.policy_path}, {"policy", pol->document}}});
     if (!appended) {
       return make_error(appended.error().code,
@@ -466,9 +469,8 @@ void Service::dispatch(const std::shared_ptr<Context>& ctx) {
   // Authentication: every /v1/ endpoint needs a bearer token.
   const std::string& auth = c.request.authorization;
   constexpr std::string_view k_bearer = "Bearer ";
-  if (auth.size() > k_bearer.size() &&
-      (auth.compare(0, k_bearer.size(), k_bearer) == 0 ||
-       auth.compare(0, k_bearer.size(), "bearer ") == 0)) {
+  if (auth.size() > k_bearer.size() && (auth.compare(0, k_bearer.size(), k_bearer) == 0 ||
+                                        auth.compare(0, k_bearer.size(), "bearer ") == 0)) {
     std::string hash = to_hex(sha256(std::string_view(auth).substr(k_bearer.size())));
     for (const auto& p : m_config.principals) {
       // Compare against every principal so the time taken does not say which one matched.
@@ -583,7 +585,8 @@ std::optional<json> Service::body_object(const Ctx& ctx) {
 }
 
 void Service::ledger_failure(const Ctx& ctx, const Error& error) {
-  log("error", "ledger failure", {{"request_id", ctx->request.request_id}, {"error", error.message}});
+  log("error", "ledger failure",
+      {{"request_id", ctx->request.request_id}, {"error", error.message}});
   if (error.code == Errc::corrupt) {
     ctx->error(503, "ledger-integrity", error.message);
   } else if (error.code == Errc::unavailable) {
@@ -691,8 +694,8 @@ void Service::get_consistency(const Ctx& ctx) {
   std::vector<Hash> proof;
   Hash root1{}, root2{};
   auto r = m_ledger->read([&](ledger::View& view) {
-    proof = view.consistency_proof(static_cast<std::uint64_t>(*from),
-                                   static_cast<std::uint64_t>(*to));
+    proof =
+        view.consistency_proof(static_cast<std::uint64_t>(*from), static_cast<std::uint64_t>(*to));
     root1 = view.root_at(static_cast<std::uint64_t>(*from));
     root2 = view.root_at(static_cast<std::uint64_t>(*to));
   });
@@ -743,8 +746,8 @@ void Service::get_policy(const Ctx& ctx) {
 
 void Service::get_digest(const Ctx& ctx, const std::string& digest) {
   if (!policy::is_sha256_digest(digest)) {
-    ctx->error(400, "bad-request", "'" + digest.substr(0, 100) +
-                                       "' is not a digest (sha256:<64 lowercase hex>)");
+    ctx->error(400, "bad-request",
+               "'" + digest.substr(0, 100) + "' is not a digest (sha256:<64 lowercase hex>)");
     return;
   }
   auto pol = policy();
@@ -778,7 +781,8 @@ void Service::get_digest(const Ctx& ctx, const std::string& digest) {
   json body = facts ? facts->to_json() : json{{"digest", digest}};
   if (facts) {
     body["checks"] = policy::compute_checks(*facts).to_json();
-    std::vector<policy::TrustedKey> keys = pol ? pol->trusted_keys : std::vector<policy::TrustedKey>{};
+    std::vector<policy::TrustedKey> keys =
+        pol ? pol->trusted_keys : std::vector<policy::TrustedKey>{};
     json sigs = json::array();
     for (const auto& s : facts->signatures) {
       auto f = policy::check_cosign_signature(s, keys, digest, facts->repository);
@@ -804,10 +808,9 @@ void Service::get_digest(const Ctx& ctx, const std::string& digest) {
   }
   body["entries"] = entries;
   body["current_in"] = current_in;
-  body["revoked"] = revoked ? json{{"reason", revoked->reason},
-                                   {"seq", revoked->seq},
-                                   {"time", revoked->time}}
-                            : json(nullptr);
+  body["revoked"] =
+      revoked ? json{{"reason", revoked->reason}, {"seq", revoked->seq}, {"time", revoked->time}}
+              : json(nullptr);
   ctx->reply(200, body);
 }
 
@@ -1082,9 +1085,8 @@ void Service::post_promotion(const Ctx& ctx) {
   if (req.dry_run) {
     std::optional<Evaluation> ev;
     auto integrity = m_ledger->integrity();
-    auto r = m_ledger->read([&](ledger::View& view) {
-      ev = evaluate_promotion(view, *pol, req, integrity, now_ns());
-    });
+    auto r = m_ledger->read(
+        [&](ledger::View& view) { ev = evaluate_promotion(view, *pol, req, integrity, now_ns()); });
     if (!r) {
       ledger_failure(ctx, r.error());
       return;
@@ -1097,9 +1099,8 @@ void Service::post_promotion(const Ctx& ctx) {
   if (!integrity.ok) {
     // The ledger accepts no entry; evaluate on a snapshot and refuse without a seq.
     std::optional<Evaluation> ev;
-    auto r = m_ledger->read([&](ledger::View& view) {
-      ev = evaluate_promotion(view, *pol, req, integrity, now_ns());
-    });
+    auto r = m_ledger->read(
+        [&](ledger::View& view) { ev = evaluate_promotion(view, *pol, req, integrity, now_ns()); });
     if (!r) {
       ledger_failure(ctx, r.error());
       return;
@@ -1112,8 +1113,8 @@ void Service::post_promotion(const Ctx& ctx) {
   auto approved = std::make_shared<bool>(false);
   std::string actor = who.name;
   m_ledger->submit(
-      [req, pol, ev, approved, actor, decide, integrity](ledger::View& view)
-          -> std::optional<ledger::Draft> {
+      [req, pol, ev, approved, actor, decide,
+       integrity](ledger::View& view) -> std::optional<ledger::Draft> {
         *ev = evaluate_promotion(view, *pol, req, integrity, now_ns());
         *approved = decide(**ev);
         json items = json::array();
@@ -1200,14 +1201,13 @@ void Service::post_deployment(const Ctx& ctx, const std::string& env) {
             out->current = true;
           }
         }
-        json body{{"environment", env},   {"repository", *repository}, {"digest", digest},
-                  {"status", status},     {"drift", out->drift},
-                  {"current", out->current}};
+        json body{{"environment", env}, {"repository", *repository}, {"digest", digest},
+                  {"status", status},   {"drift", out->drift},       {"current", out->current}};
         body["running_digest"] = running.empty() ? json(nullptr) : json(running);
         return ledger::Draft{ledger::k_deployment, actor, std::move(body)};
       },
-      [this, ctx, out, env, digest, status, running](
-          Result<std::optional<ledger::Committed>> result) {
+      [this, ctx, out, env, digest, status,
+       running](Result<std::optional<ledger::Committed>> result) {
         if (!result) {
           ledger_failure(ctx, result.error());
           return;
@@ -1490,8 +1490,8 @@ void Service::post_what_if(const Ctx& ctx) {
   auto r = m_ledger->read([&](ledger::View& view) {
     for (const auto& [name, env] : proposed->environments) {
       std::set<std::pair<std::string, std::string>> seen;
-      auto judge = [&](const std::string& repository, const std::string& digest,
-                       const char* role, std::int64_t seq) {
+      auto judge = [&](const std::string& repository, const std::string& digest, const char* role,
+                       std::int64_t seq) {
         if (!seen.insert({repository, digest}).second) {
           return;
         }

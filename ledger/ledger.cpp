@@ -23,8 +23,11 @@ bool is_entry_kind(std::string_view kind) {
          kind == k_deployment || kind == k_revocation || kind == k_policy;
 }
 
-std::string entry_bytes(std::int64_t seq, const std::string& kind, const std::string& time,
-                        const std::string& actor, const json& body) {
+std::string entry_bytes(std::int64_t seq,
+                        const std::string& kind,
+                        const std::string& time,
+                        const std::string& actor,
+                        const json& body) {
   // nlohmann::json objects keep their keys sorted, so dump() is canonical for our entries.
   json j = {{"seq", seq}, {"kind", kind}, {"time", time}, {"actor", actor}, {"body", body}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -44,7 +47,8 @@ void configure(sql::Connection& db) {
 // the stored leaves, the stored tree and the checkpoints. `verify_note` checks one stored note's
 // signature; `all_signatures` selects whether every checkpoint's signature or only the newest is
 // checked (roots are always checked for every checkpoint).
-VerifyReport scan(sql::Connection& db, const std::function<bool(const std::string&)>& verify_note,
+VerifyReport scan(sql::Connection& db,
+                  const std::function<bool(const std::string&)>& verify_note,
                   bool all_signatures) {
   VerifyReport report;
   auto bad = [&](std::int64_t seq, std::string message) {
@@ -77,11 +81,10 @@ VerifyReport scan(sql::Connection& db, const std::function<bool(const std::strin
           bad(cp.size, "checkpoint at size " + std::to_string(cp.size) +
                            " does not match its stored root and size");
         } else if (cp.root != range.root()) {
-          bad(cp.size, "entry " + std::to_string(cp.size) +
-                           ": the tree over entries 1.." + std::to_string(cp.size) +
+          bad(cp.size, "entry " + std::to_string(cp.size) + ": the tree over entries 1.." +
+                           std::to_string(cp.size) +
                            " does not match the signed checkpoint at that size");
-        } else if ((all_signatures || next_cp + 1 == checkpoints.size()) &&
-                   !verify_note(cp.note)) {
+        } else if ((all_signatures || next_cp + 1 == checkpoints.size()) && !verify_note(cp.note)) {
           bad(cp.size, "checkpoint at size " + std::to_string(cp.size) +
                            " is not signed by a trusted ledger key");
         }
@@ -107,8 +110,8 @@ VerifyReport scan(sql::Connection& db, const std::function<bool(const std::strin
     }
     json j = json::parse(bytes, nullptr, false);
     if (!j.is_object() || !j.contains("seq") || j["seq"] != seq) {
-      bad(seq, "entry " + std::to_string(seq) + ": its bytes do not name seq " +
-                   std::to_string(seq));
+      bad(seq,
+          "entry " + std::to_string(seq) + ": its bytes do not name seq " + std::to_string(seq));
     }
     range.append(leaf);
     check_checkpoints_at(seq);
@@ -518,7 +521,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(const Options& options) {
   if (!options.key) {
     return make_error(Errc::invalid_argument, "no checkpoint key");
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(options.path.c_str(), &st) != 0) {
     return make_error(Errc::not_found, "no ledger at " + options.path +
                                            " (run `digestgated init --state-dir DIR` first)");
@@ -542,7 +545,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(const Options& options) {
 }
 
 Result<VerifyReport> verify_file(const std::string& path, const std::string& verifier) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return make_error(Errc::not_found, "no such file: " + path);
   }
@@ -577,8 +580,8 @@ Result<VerifyReport> verify_file(const std::string& path, const std::string& ver
     (*conn)->exec("COMMIT");
     return report;
   } catch (const sql::Failure& f) {
-    return make_error(Errc::invalid_argument, path + " is not a readable digestgate ledger: " +
-                                                  f.message);
+    return make_error(Errc::invalid_argument,
+                      path + " is not a readable digestgate ledger: " + f.message);
   }
 }
 

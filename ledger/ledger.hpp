@@ -128,7 +128,8 @@ public:
   virtual std::vector<Deployment> deployments(const std::string& environment,
                                               const std::string& repository) = 0;
   // True if an approved rollback in (`environment`, `repository`) moved away from `digest`.
-  virtual bool rolled_back_from(const std::string& environment, const std::string& repository,
+  virtual bool rolled_back_from(const std::string& environment,
+                                const std::string& repository,
                                 const std::string& digest) = 0;
   // The environment's entries, newest first, optionally for one repository.
   virtual std::vector<Entry> environment_history(const std::string& environment,
@@ -204,8 +205,11 @@ public:
 };
 
 // Serialize an entry as its canonical stored bytes.
-std::string entry_bytes(std::int64_t seq, const std::string& kind, const std::string& time,
-                        const std::string& actor, const json& body);
+std::string entry_bytes(std::int64_t seq,
+                        const std::string& kind,
+                        const std::string& time,
+                        const std::string& actor,
+                        const json& body);
 
 // The result of verifying a ledger file offline.
 struct VerifyReport {

@@ -48,20 +48,27 @@ Hash subtree_hash(const NodeReader& reader, std::uint64_t begin, std::uint64_t e
 Hash root_at(const NodeReader& reader, std::uint64_t size);
 
 // PATH(index, D[size]) of RFC 6962 2.1.1. Requires index < size.
-std::vector<Hash> inclusion_proof(const NodeReader& reader, std::uint64_t index, std::uint64_t size);
+std::vector<Hash>
+inclusion_proof(const NodeReader& reader, std::uint64_t index, std::uint64_t size);
 
 // PROOF(size1, D[size2]) of RFC 6962 2.1.2. Requires 0 < size1 <= size2.
-std::vector<Hash> consistency_proof(const NodeReader& reader, std::uint64_t size1,
-                                    std::uint64_t size2);
+std::vector<Hash>
+consistency_proof(const NodeReader& reader, std::uint64_t size1, std::uint64_t size2);
 
 // Verify an inclusion proof (RFC 9162 2.1.3.2). False for index >= size.
-bool verify_inclusion(const Hash& leaf, std::uint64_t index, std::uint64_t size,
-                      std::span<const Hash> proof, const Hash& root);
+bool verify_inclusion(const Hash& leaf,
+                      std::uint64_t index,
+                      std::uint64_t size,
+                      std::span<const Hash> proof,
+                      const Hash& root);
 
 // Verify a consistency proof (RFC 9162 2.1.4.2). size1 == size2 needs an empty proof and equal
 // roots; size1 == 0 is consistent with anything given an empty proof.
-bool verify_consistency(std::uint64_t size1, const Hash& root1, std::uint64_t size2,
-                        const Hash& root2, std::span<const Hash> proof);
+bool verify_consistency(std::uint64_t size1,
+                        const Hash& root1,
+                        std::uint64_t size2,
+                        const Hash& root2,
+                        std::span<const Hash> proof);
 
 // The right edge of a growing tree: the roots of the perfect subtrees that cover [0, size),
 // largest first. Appending a leaf costs O(log n) hashing and returns the nodes it completes.

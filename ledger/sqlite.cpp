@@ -12,7 +12,9 @@ namespace {
 }
 } // namespace
 
-Statement::~Statement() { sqlite3_finalize(m_stmt); }
+Statement::~Statement() {
+  sqlite3_finalize(m_stmt);
+}
 
 Statement& Statement::bind(int index, std::int64_t value) {
   int rc = sqlite3_bind_int64(m_stmt, index, value);
@@ -63,7 +65,9 @@ void Statement::reset() {
   sqlite3_clear_bindings(m_stmt);
 }
 
-std::int64_t Statement::int64(int col) const { return sqlite3_column_int64(m_stmt, col); }
+std::int64_t Statement::int64(int col) const {
+  return sqlite3_column_int64(m_stmt, col);
+}
 
 std::string Statement::text(int col) const {
   const unsigned char* p = sqlite3_column_text(m_stmt, col);
@@ -89,10 +93,12 @@ Hash Statement::hash(int col) const {
   return h;
 }
 
-bool Statement::is_null(int col) const { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
+bool Statement::is_null(int col) const {
+  return sqlite3_column_type(m_stmt, col) == SQLITE_NULL;
+}
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bool create,
-                                                     bool read_only) {
+Result<std::unique_ptr<Connection>>
+Connection::open(const std::string& path, bool create, bool read_only) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX;
   flags |= read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
@@ -141,6 +147,8 @@ Statement& Connection::prepare(const std::string& sql) {
   return *pos->second;
 }
 
-std::int64_t Connection::changes() const { return sqlite3_changes64(m_db); }
+std::int64_t Connection::changes() const {
+  return sqlite3_changes64(m_db);
+}
 
 } // namespace dg::ledger::sql

@@ -27,7 +27,9 @@ public:
   Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
   Statement& bind(int index, std::string_view text);
   Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
-  Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+  Statement& bind(int index, const std::string& text) {
+    return bind(index, std::string_view(text));
+  }
   Statement& bind_blob(int index, const void* data, std::size_t size);
   Statement& bind_hash(int index, const Hash& h) { return bind_blob(index, h.data(), h.size()); }
 
@@ -57,8 +59,8 @@ struct Failure {
 class Connection {
 public:
   // Open `path`; `create` allows creating the file.
-  static Result<std::unique_ptr<Connection>> open(const std::string& path, bool create,
-                                                  bool read_only);
+  static Result<std::unique_ptr<Connection>>
+  open(const std::string& path, bool create, bool read_only);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

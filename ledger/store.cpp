@@ -393,8 +393,7 @@ std::vector<std::string> SqlView::environments() {
 }
 
 bool SqlView::approved_in(const std::string& environment, const std::string& digest) {
-  auto& stmt =
-      m_db.prepare("SELECT 1 FROM approvals WHERE environment = ? AND digest = ? LIMIT 1");
+  auto& stmt = m_db.prepare("SELECT 1 FROM approvals WHERE environment = ? AND digest = ? LIMIT 1");
   stmt.bind(1, environment).bind(2, digest);
   bool found = stmt.step();
   stmt.reset();
@@ -408,8 +407,7 @@ std::vector<Approval> SqlView::approvals(const std::string& environment,
   stmt.bind(1, environment).bind(2, repository);
   std::vector<Approval> out;
   while (stmt.step()) {
-    out.push_back(
-        Approval{stmt.text(0), stmt.text(1), stmt.int64(2), stmt.text(3), stmt.text(4)});
+    out.push_back(Approval{stmt.text(0), stmt.text(1), stmt.int64(2), stmt.text(3), stmt.text(4)});
   }
   stmt.reset();
   return out;
@@ -428,7 +426,8 @@ std::vector<Deployment> SqlView::deployments(const std::string& environment,
   return out;
 }
 
-bool SqlView::rolled_back_from(const std::string& environment, const std::string& repository,
+bool SqlView::rolled_back_from(const std::string& environment,
+                               const std::string& repository,
                                const std::string& digest) {
   auto& stmt = m_db.prepare("SELECT 1 FROM rollbacks WHERE environment = ? AND repository = ? "
                             "AND from_digest = ? LIMIT 1");
@@ -459,7 +458,9 @@ std::optional<Entry> SqlView::latest_policy() {
   return std::move(v.front());
 }
 
-Hash SqlView::root_at(std::uint64_t size) { return ledger::root_at(m_nodes, size); }
+Hash SqlView::root_at(std::uint64_t size) {
+  return ledger::root_at(m_nodes, size);
+}
 
 std::vector<Hash> SqlView::inclusion_proof(std::uint64_t index, std::uint64_t size) {
   return ledger::inclusion_proof(m_nodes, index, size);

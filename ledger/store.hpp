@@ -61,7 +61,8 @@ public:
                                   const std::string& repository) override;
   std::vector<Deployment> deployments(const std::string& environment,
                                       const std::string& repository) override;
-  bool rolled_back_from(const std::string& environment, const std::string& repository,
+  bool rolled_back_from(const std::string& environment,
+                        const std::string& repository,
                         const std::string& digest) override;
   std::vector<Entry> environment_history(const std::string& environment,
                                          const std::string& repository,

@@ -44,13 +44,14 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
  This package contains the daemon (digestgated), its systemd unit and the
  client CLI (digestgate).")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS systemd)
-# dpkg-shlibdeps (dpkg-dev) computes Depends from the binaries; without it, the libraries the
-# binaries link on Debian 12 are named explicitly.
+# procps provides /bin/kill, which the unit's ExecReload runs. dpkg-shlibdeps (dpkg-dev) adds the
+# shared libraries from the binaries; without it, those the binaries link on Debian 12 are named.
 find_program(DG_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(DG_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "procps")
 else()
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, libstdc++6, libgcc-s1, libssl3, libsqlite3-0")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, libstdc++6, libgcc-s1, libssl3, libsqlite3-0, procps")
 endif()
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${DG_DEBIAN_SOURCE_DIR}/postinst ${DG_DEBIAN_SOURCE_DIR}/prerm ${DG_DEBIAN_SOURCE_DIR}/postrm)

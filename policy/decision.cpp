@@ -35,8 +35,8 @@ Reasons reference_reasons(const Candidate& c) {
   Reasons reasons;
   if (!c.reference) {
     add(reasons, reason::malformed_reference,
-        "'" + c.input.substr(0, 300) + "' is not a valid image reference: " +
-            c.reference.error().message);
+        "'" + c.input.substr(0, 300) +
+            "' is not a valid image reference: " + c.reference.error().message);
     return reasons;
   }
   const Reference& ref = *c.reference;
@@ -68,7 +68,9 @@ Reasons reference_reasons(const Candidate& c) {
   return reasons;
 }
 
-Reasons evaluate_evidence(const Policy& policy, const EnvironmentPolicy& env, const Facts& facts,
+Reasons evaluate_evidence(const Policy& policy,
+                          const EnvironmentPolicy& env,
+                          const Facts& facts,
                           const EvaluationOptions& options) {
   Reasons reasons;
   Checks checks = compute_checks(facts);
@@ -148,8 +150,8 @@ Reasons evaluate_evidence(const Policy& policy, const EnvironmentPolicy& env, co
     for (const auto& a : facts.attestations) {
       findings.push_back(check_attestation(a, keys, facts.digest));
     }
-    for (auto& r :
-         evaluate_provenance(*env.require_provenance, findings, recorded_commit, recorded_builder)) {
+    for (auto& r : evaluate_provenance(*env.require_provenance, findings, recorded_commit,
+                                       recorded_builder)) {
       reasons.push_back(std::move(r));
     }
   }
@@ -161,9 +163,9 @@ Reasons evaluate_evidence(const Policy& policy, const EnvironmentPolicy& env, co
     }
     if (!allowed) {
       add(reasons, reason::source_ref_not_allowed,
-          source_ref.empty() ? "no source.ref recorded; allowed: " + join(env.source_refs, ", ")
-                             : "source ref " + source_ref + " is not one of " +
-                                   join(env.source_refs, ", "),
+          source_ref.empty()
+              ? "no source.ref recorded; allowed: " + join(env.source_refs, ", ")
+              : "source ref " + source_ref + " is not one of " + join(env.source_refs, ", "),
           "source_refs");
     }
   }
@@ -198,8 +200,8 @@ Reasons evaluate_evidence(const Policy& policy, const EnvironmentPolicy& env, co
       }
     }
     if (!pushed) {
-      add(reasons, reason::evidence_stale,
-          "no pushed_at recorded to count the evidence's age from", "max_evidence_age");
+      add(reasons, reason::evidence_stale, "no pushed_at recorded to count the evidence's age from",
+          "max_evidence_age");
     } else if (options.now - *pushed > *env.max_evidence_age_ns) {
       add(reasons, reason::evidence_stale,
           "the image was pushed at " + facts.pushed_at.get<std::string>() +
@@ -211,8 +213,11 @@ Reasons evaluate_evidence(const Policy& policy, const EnvironmentPolicy& env, co
   return reasons;
 }
 
-Reasons evaluate(const Policy& policy, const std::string& environment, const Candidate& c,
-                 const ApprovedIn& approved_in, const EvaluationOptions& options) {
+Reasons evaluate(const Policy& policy,
+                 const std::string& environment,
+                 const Candidate& c,
+                 const ApprovedIn& approved_in,
+                 const EvaluationOptions& options) {
   Reasons reasons;
   const EnvironmentPolicy* env = policy.environment(environment);
   if (env == nullptr) {
@@ -239,8 +244,8 @@ Reasons evaluate(const Policy& policy, const std::string& environment, const Can
     }
     if (!allowed) {
       add(reasons, reason::repository_not_allowed,
-          ref.name() + " may not be promoted to " + environment + " (allowed: " +
-              join(env->repositories, ", ") + ")",
+          ref.name() + " may not be promoted to " + environment +
+              " (allowed: " + join(env->repositories, ", ") + ")",
           "repositories");
     }
   }

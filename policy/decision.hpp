@@ -18,10 +18,10 @@ namespace dg::policy {
 
 // A reference to promote and what the ledger knows about it.
 struct Candidate {
-  std::string input;                   // the reference as given
+  std::string input; // the reference as given
   Result<Reference> reference = Error{Errc::invalid_argument, "not parsed"};
-  std::optional<Facts> facts;          // nullopt: the digest was never recorded
-  std::optional<std::string> revoked;  // the revocation reason, when revoked
+  std::optional<Facts> facts;           // nullopt: the digest was never recorded
+  std::optional<std::string> revoked;   // the revocation reason, when revoked
   std::vector<std::string> tag_digests; // for a mutable reference: digests ledgered under its tag
 };
 
@@ -40,12 +40,17 @@ using ApprovedIn = std::function<bool(const std::string& environment, const std:
 Reasons reference_reasons(const Candidate& candidate);
 
 // Every reason `candidate` fails in `environment` under `policy`.
-Reasons evaluate(const Policy& policy, const std::string& environment, const Candidate& candidate,
-                 const ApprovedIn& approved_in, const EvaluationOptions& options);
+Reasons evaluate(const Policy& policy,
+                 const std::string& environment,
+                 const Candidate& candidate,
+                 const ApprovedIn& approved_in,
+                 const EvaluationOptions& options);
 
 // Reasons of the evidence alone against one environment's requirements (no reference, stage or
 // revocation checks). Used by evaluate and by what-if reports.
-Reasons evaluate_evidence(const Policy& policy, const EnvironmentPolicy& env, const Facts& facts,
+Reasons evaluate_evidence(const Policy& policy,
+                          const EnvironmentPolicy& env,
+                          const Facts& facts,
                           const EvaluationOptions& options);
 
 } // namespace dg::policy

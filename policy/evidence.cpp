@@ -161,8 +161,8 @@ Result<Record> parse_record(const json& doc) {
   record.repository = *repository;
   record.digest = subject["digest"].get<std::string>();
   if (!is_sha256_digest(record.digest)) {
-    return bad("subject.digest", "'" + record.digest.substr(0, 100) +
-                                     "' is not sha256:<64 lowercase hex>");
+    return bad("subject.digest",
+               "'" + record.digest.substr(0, 100) + "' is not sha256:<64 lowercase hex>");
   }
   DG_TRY(optional_string(subject, "media_type", "subject"));
   DG_TRY(check_platforms(subject.value("platforms", json()), "subject.platforms"));
@@ -276,9 +276,8 @@ Result<Record> parse_record(const json& doc) {
     const json& sigs = doc["signatures"];
     for (std::size_t i = 0; i < sigs.size(); ++i) {
       std::string here = "signatures[" + std::to_string(i) + "]";
-      if (!sigs[i].is_object() || !sigs[i].contains("payload") ||
-          !sigs[i]["payload"].is_string() || !sigs[i].contains("signature") ||
-          !sigs[i]["signature"].is_string()) {
+      if (!sigs[i].is_object() || !sigs[i].contains("payload") || !sigs[i]["payload"].is_string() ||
+          !sigs[i].contains("signature") || !sigs[i]["signature"].is_string()) {
         return bad(here, "must be {\"payload\": base64, \"signature\": base64}");
       }
     }
@@ -315,18 +314,10 @@ json Facts::to_json() const {
   for (const auto& [name, g] : gates) {
     gate_map[name] = g;
   }
-  return json{{"digest", digest},
-              {"repository", repository},
-              {"tags", tags},
-              {"media_type", media_type},
-              {"platforms", platforms},
-              {"labels", labels},
-              {"source", source},
-              {"build", build},
-              {"pushed_at", pushed_at},
-              {"mirrors", mirror_list},
-              {"gates", gate_map},
-              {"validations", validations}};
+  return json{{"digest", digest},         {"repository", repository}, {"tags", tags},
+              {"media_type", media_type}, {"platforms", platforms},   {"labels", labels},
+              {"source", source},         {"build", build},           {"pushed_at", pushed_at},
+              {"mirrors", mirror_list},   {"gates", gate_map},        {"validations", validations}};
 }
 
 Result<void> merge_record(Facts& facts, const Record& record, std::int64_t seq) {
@@ -344,9 +335,8 @@ Result<void> merge_record(Facts& facts, const Record& record, std::int64_t seq) 
   if (subject.contains("platforms") && !subject["platforms"].is_null()) {
     if (!facts.platforms.is_null() &&
         platform_set(facts.platforms) != platform_set(subject["platforms"])) {
-      return make_error(Errc::conflict, "subject.platforms: recorded as " +
-                                            facts.platforms.dump() + ", this record says " +
-                                            subject["platforms"].dump());
+      return make_error(Errc::conflict, "subject.platforms: recorded as " + facts.platforms.dump() +
+                                            ", this record says " + subject["platforms"].dump());
     }
     facts.platforms = subject["platforms"];
   }
@@ -354,9 +344,8 @@ Result<void> merge_record(Facts& facts, const Record& record, std::int64_t seq) 
   DG_TRY(merge_object_fields(facts.source, doc.value("source", json()), "source"));
   DG_TRY(merge_object_fields(facts.build, doc.value("build", json()), "build"));
   if (doc.contains("pushed_at") && doc["pushed_at"].is_string()) {
-    if (facts.pushed_at.is_string() &&
-        *parse_rfc3339(facts.pushed_at.get<std::string>()) !=
-            *parse_rfc3339(doc["pushed_at"].get<std::string>())) {
+    if (facts.pushed_at.is_string() && *parse_rfc3339(facts.pushed_at.get<std::string>()) !=
+                                           *parse_rfc3339(doc["pushed_at"].get<std::string>())) {
       return make_error(Errc::conflict, "pushed_at: recorded as " + facts.pushed_at.dump() +
                                             ", this record says " + doc["pushed_at"].dump());
     }
@@ -497,8 +486,8 @@ Checks compute_checks(const Facts& facts) {
     std::string digest = str(m, "digest");
     if (digest != facts.digest) {
       checks.registry_parity.fail("mirror " + name + " serves " +
-                                  (digest.empty() ? std::string("no digest") : digest) +
-                                  ", not " + facts.digest);
+                                  (digest.empty() ? std::string("no digest") : digest) + ", not " +
+                                  facts.digest);
     }
     if (!facts.platforms.is_null()) {
       if (!m.contains("platforms") || m["platforms"].is_null()) {
@@ -519,7 +508,8 @@ Checks compute_checks(const Facts& facts) {
   }
   bool index = is_index_media_type(facts.media_type);
   if (index && (!facts.platforms.is_array() || facts.platforms.empty())) {
-    checks.evidence_complete.fail("the digest is an index but no per-platform digests are recorded");
+    checks.evidence_complete.fail(
+        "the digest is an index but no per-platform digests are recorded");
   }
   if (facts.platforms.is_array()) {
     for (const auto& p : facts.platforms) {
@@ -555,9 +545,9 @@ bool is_stable_semver(std::string_view v) {
   auto plus = v.find('+');
   if (plus != std::string_view::npos) {
     std::string_view meta = v.substr(plus + 1);
-    if (meta.empty() ||
-        meta.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-.") !=
-            std::string_view::npos) {
+    if (meta.empty() || meta.find_first_not_of(
+                            "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-.") !=
+                            std::string_view::npos) {
       return false;
     }
     v = v.substr(0, plus);

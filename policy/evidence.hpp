@@ -53,14 +53,14 @@ struct Facts {
   std::string digest;
   std::string repository;
   std::set<std::string> tags;
-  json media_type;                 // string or null
-  json platforms;                  // array or null
-  json labels = json::object();    // merged; a label never changes value
-  json source;                     // object or null
-  json build;                      // object or null
-  json pushed_at;                  // string or null
-  std::map<std::string, json> mirrors;   // by normalized name
-  std::map<std::string, json> gates;     // latest result per gate name, with "seq"
+  json media_type;                     // string or null
+  json platforms;                      // array or null
+  json labels = json::object();        // merged; a label never changes value
+  json source;                         // object or null
+  json build;                          // object or null
+  json pushed_at;                      // string or null
+  std::map<std::string, json> mirrors; // by normalized name
+  std::map<std::string, json> gates;   // latest result per gate name, with "seq"
   std::vector<json> signatures;
   std::vector<json> attestations;
   std::vector<std::int64_t> validations; // seqs of the validation entries

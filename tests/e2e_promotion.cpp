@@ -42,13 +42,14 @@ struct Gate {
   HttpResponse record(const json& evidence) const {
     return daemon.http("POST", "/v1/validations", evidence.dump(), k_recorder_token);
   }
-  HttpResponse promote(const std::string& reference, const std::string& env,
-                       bool dry_run = false) const {
+  HttpResponse
+  promote(const std::string& reference, const std::string& env, bool dry_run = false) const {
     return daemon.http("POST", "/v1/promotions", promote_body(reference, env, dry_run).dump(),
                        k_promoter_token);
   }
   // Promote and expect a refusal whose reasons are exactly `codes`.
-  void expect_refused(const std::string& reference, const std::string& env,
+  void expect_refused(const std::string& reference,
+                      const std::string& env,
                       const std::set<std::string>& codes) const {
     auto r = promote(reference, env);
     CHECK_MESSAGE(r.status == 403, r.body);
@@ -114,7 +115,8 @@ TEST_CASE("Complete evidence is approved in staging, then production, with the p
   }
 }
 
-TEST_CASE("Each reason code about the evidence is given alone for the smallest change that causes it") {
+TEST_CASE(
+    "Each reason code about the evidence is given alone for the smallest change that causes it") {
   Gate g;
   struct Row {
     const char* code;
@@ -141,9 +143,12 @@ TEST_CASE("Each reason code about the evidence is given alone for the smallest c
          }
          e["gates"] = kept;
        }},
-      {"gate-failed", [&](json& e, const std::string&) { gate_named(e, "e2e")["result"] = "fail"; }},
+      {"gate-failed",
+       [&](json& e, const std::string&) { gate_named(e, "e2e")["result"] = "fail"; }},
       {"findings-over-threshold",
-       [&](json& e, const std::string&) { gate_named(e, "vuln-scan")["findings"]["critical"] = 1; }},
+       [&](json& e, const std::string&) {
+         gate_named(e, "vuln-scan")["findings"]["critical"] = 1;
+       }},
       {"scan-not-digest-bound",
        [&](json& e, const std::string&) {
          gate_named(e, "vuln-scan")["target"] = std::string(k_repo) + ":v1.4.2";
@@ -174,7 +179,9 @@ TEST_CASE("Each reason code about the evidence is given alone for the smallest c
        }},
       {"provenance-missing", [&](json& e, const std::string&) { e.erase("attestations"); }},
       {"provenance-invalid",
-       [&](json& e, const std::string&) { e["attestations"] = {slsa_attestation(g.signer, other)}; }},
+       [&](json& e, const std::string&) {
+         e["attestations"] = {slsa_attestation(g.signer, other)};
+       }},
       {"provenance-mismatch",
        [&](json& e, const std::string& d) {
          e["attestations"] = {slsa_attestation(g.signer, d, "https://evil.example/builder@v1")};
@@ -271,8 +278,7 @@ TEST_CASE("A later failing gate result overrides an earlier pass") {
   json e = complete_evidence(g.signer, digest);
   REQUIRE(g.record(e).status == 201);
   CHECK(g.promote(pinned(digest), "staging", true).status == 200);
-  json rescan = {{"subject", {{"name", k_repo}, {"digest", digest}}},
-                 {"gates", {e["gates"][0]}}};
+  json rescan = {{"subject", {{"name", k_repo}, {"digest", digest}}}, {"gates", {e["gates"][0]}}};
   rescan["gates"][0]["findings"]["critical"] = 2;
   rescan["gates"][0]["result"] = "fail";
   REQUIRE(g.record(rescan).status == 201);
@@ -337,19 +343,20 @@ TEST_CASE("Bad requests get 400 and ledger nothing; a bad reference is a refusal
            {"/v1/validations", "[]"},
            {"/v1/validations", R"({"subject": {"name": "ghcr.io/acme/app"}})"},
            {"/v1/validations", R"({"subject": {"digest": ")" + digest + R"("}})"},
-           {"/v1/validations", R"({"subject": {"name": "ghcr.io/acme/app", "digest": "sha256:abc"}})"},
+           {"/v1/validations",
+            R"({"subject": {"name": "ghcr.io/acme/app", "digest": "sha256:abc"}})"},
            {"/v1/validations", R"({"subject": {"name": "ghcr.io/acme/app", "digest": ")" + digest +
                                    R"("}, "pushed_at": "yesterday"})"},
-           {"/v1/validations", R"({"subject": {"name": "Ghcr.io/Acme/App", "digest": ")" + digest +
-                                   R"("}})"},
+           {"/v1/validations",
+            R"({"subject": {"name": "Ghcr.io/Acme/App", "digest": ")" + digest + R"("}})"},
            {"/v1/promotions", "{not json"},
            {"/v1/promotions", R"({"reference": "ghcr.io/acme/app@)" + digest + R"("})"},
            {"/v1/promotions", R"({"environment": "staging"})"},
            {"/v1/promotions", R"({"environment": "staging", "reference": 42})"},
        }) {
     CAPTURE(bad.body);
-    std::string token = std::string(bad.path) == "/v1/validations" ? k_recorder_token
-                                                                   : k_promoter_token;
+    std::string token =
+        std::string(bad.path) == "/v1/validations" ? k_recorder_token : k_promoter_token;
     auto r = g.daemon.http("POST", bad.path, bad.body, token);
     CHECK_MESSAGE(r.status == 400, r.body);
     CHECK(r.json()["error"].is_string());
@@ -388,7 +395,8 @@ TEST_CASE("Roles: 401 without a valid token, 403 forbidden for a missing role") 
   CHECK(g.daemon.http("GET", "/v1/digests/" + digest, "", k_reader_token).status == 200);
 }
 
-TEST_CASE("Break glass approves despite failing reasons for an operator, and is forbidden to a promoter") {
+TEST_CASE("Break glass approves despite failing reasons for an operator, and is forbidden to a "
+          "promoter") {
   Gate g;
   std::string digest = sample_digest(12);
   json e = complete_evidence(g.signer, digest);
@@ -410,9 +418,9 @@ TEST_CASE("Break glass approves despite failing reasons for an operator, and is 
   CHECK(j["decision"] == "approved");
   CHECK(j["break_glass"]["reason"] == "hotfix for incident 42");
   CHECK(j["break_glass"]["overridden"][0]["code"] == "gate-failed");
-  auto entry = g.daemon.http("GET", "/v1/entries/" + std::to_string(j["seq"].get<int>()), "",
-                             k_reader_token)
-                   .json()["entry"];
+  auto entry =
+      g.daemon.http("GET", "/v1/entries/" + std::to_string(j["seq"].get<int>()), "", k_reader_token)
+          .json()["entry"];
   CHECK(entry["body"]["break_glass"]["reason"] == "hotfix for incident 42");
   CHECK(entry["body"]["reasons"][0]["code"] == "gate-failed");
   CHECK(entry["actor"] == "operator");

@@ -4,10 +4,10 @@
 #include <sqlite3.h>
 
 #include <atomic>
-#include <future>
-#include <set>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
+#include <set>
 #include <thread>
 
 using namespace dg;
@@ -58,11 +58,15 @@ struct LedgerDir {
 
 Draft validation(const std::string& digest, const std::string& tag = "v1") {
   return Draft{k_validation, "ci",
-               json{{"digest", digest}, {"repository", "ghcr.io/acme/app"}, {"tags", {tag}},
+               json{{"digest", digest},
+                    {"repository", "ghcr.io/acme/app"},
+                    {"tags", {tag}},
                     {"evidence", json::object()}}};
 }
 
-std::string digest_of(int n) { return "sha256:" + to_hex(sha256("d" + std::to_string(n))); }
+std::string digest_of(int n) {
+  return "sha256:" + to_hex(sha256("d" + std::to_string(n)));
+}
 
 } // namespace
 
@@ -90,11 +94,10 @@ TEST_CASE("The schema's triggers abort UPDATE and DELETE of entries, tree nodes 
     auto ledger = d.open();
     REQUIRE(ledger->append(validation(digest_of(1))));
   }
-  for (const char* sql :
-       {"UPDATE entries SET kind = 'promotion' WHERE seq = 1", "DELETE FROM entries WHERE seq = 1",
-        "UPDATE tree_nodes SET hash = x'00'", "DELETE FROM tree_nodes",
-        "UPDATE checkpoints SET note = ''", "DELETE FROM checkpoints",
-        "DELETE FROM checkpoint_keys"}) {
+  for (const char* sql : {"UPDATE entries SET kind = 'promotion' WHERE seq = 1",
+                          "DELETE FROM entries WHERE seq = 1", "UPDATE tree_nodes SET hash = x'00'",
+                          "DELETE FROM tree_nodes", "UPDATE checkpoints SET note = ''",
+                          "DELETE FROM checkpoints", "DELETE FROM checkpoint_keys"}) {
     CAPTURE(sql);
     std::string error;
     CHECK(d.exec(sql, &error) != SQLITE_OK);
@@ -173,7 +176,8 @@ TEST_CASE("Concurrent appends share commits and each is acknowledged with its ow
   CHECK(report->entries == k_threads * k_each);
 }
 
-TEST_CASE("A step that appends nothing leaves no entry and a failing step does not poison its batch") {
+TEST_CASE(
+    "A step that appends nothing leaves no entry and a failing step does not poison its batch") {
   LedgerDir d;
   auto ledger = d.open();
   std::promise<Result<std::optional<Committed>>> nothing, thrown;

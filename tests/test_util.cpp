@@ -18,9 +18,13 @@ TEST_CASE("SHA-256 matches the FIPS 180-2 known answers") {
 }
 
 TEST_CASE("Base64 follows the RFC 4648 test vectors and accepts the URL-safe alphabet") {
-  const std::pair<const char*, const char*> vectors[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
   for (auto [plain, encoded] : vectors) {
     CHECK(base64_encode(plain) == encoded);
     CHECK(*base64_decode(encoded) == plain);
@@ -70,9 +74,9 @@ TEST_CASE("RFC 3339 timestamps parse to the right instant") {
   CHECK(format_rfc3339(*parse_rfc3339("2024-02-29T23:59:59.123456Z")) ==
         "2024-02-29T23:59:59.123456Z");
   SUBCASE("malformed timestamps are refused") {
-    for (const char* bad : {"2026-11-20", "2026-11-20 10:00:00Z", "2026-13-01T00:00:00Z",
-                            "2025-02-29T00:00:00Z", "2026-11-20T10:00:00", "2026-11-20T24:00:00Z",
-                            "2026-11-20T10:00:00Zjunk", "yesterday"}) {
+    for (const char* bad :
+         {"2026-11-20", "2026-11-20 10:00:00Z", "2026-13-01T00:00:00Z", "2025-02-29T00:00:00Z",
+          "2026-11-20T10:00:00", "2026-11-20T24:00:00Z", "2026-11-20T10:00:00Zjunk", "yesterday"}) {
       CAPTURE(bad);
       CHECK_FALSE(parse_rfc3339(bad));
     }

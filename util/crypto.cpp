@@ -43,7 +43,9 @@ struct BioFree {
 };
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 
-EVP_PKEY* as_pkey(void* p) { return static_cast<EVP_PKEY*>(p); }
+EVP_PKEY* as_pkey(void* p) {
+  return static_cast<EVP_PKEY*>(p);
+}
 
 } // namespace
 
@@ -61,12 +63,15 @@ Hash sha256(std::string_view data) {
 }
 
 Sha256::Sha256() : m_ctx(EVP_MD_CTX_new()) {
-  if (m_ctx == nullptr || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(m_ctx), EVP_sha256(), nullptr) != 1) {
+  if (m_ctx == nullptr ||
+      EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(m_ctx), EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("EVP_DigestInit_ex failed");
   }
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx)); }
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx));
+}
 
 void Sha256::update(const void* data, std::size_t size) {
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(m_ctx), data, size);
@@ -243,7 +248,9 @@ Ed25519PrivateKey& Ed25519PrivateKey::operator=(Ed25519PrivateKey&& other) noexc
   return *this;
 }
 
-Ed25519PrivateKey::~Ed25519PrivateKey() { EVP_PKEY_free(as_pkey(m_pkey)); }
+Ed25519PrivateKey::~Ed25519PrivateKey() {
+  EVP_PKEY_free(as_pkey(m_pkey));
+}
 
 Result<Ed25519PrivateKey> Ed25519PrivateKey::generate() {
   EVP_PKEY* pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
@@ -294,11 +301,10 @@ Bytes Ed25519PrivateKey::sign(std::string_view message) const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   Bytes sig(64);
   std::size_t len = sig.size();
-  bool ok = ctx != nullptr &&
-            EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, as_pkey(m_pkey)) == 1 &&
-            EVP_DigestSign(ctx, sig.data(), &len,
-                           reinterpret_cast<const unsigned char*>(message.data()),
-                           message.size()) == 1;
+  bool ok =
+      ctx != nullptr && EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, as_pkey(m_pkey)) == 1 &&
+      EVP_DigestSign(ctx, sig.data(), &len, reinterpret_cast<const unsigned char*>(message.data()),
+                     message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok) {
     throw std::runtime_error("Ed25519 signing failed");
@@ -308,17 +314,16 @@ Bytes Ed25519PrivateKey::sign(std::string_view message) const {
 }
 
 bool ed25519_verify(const Bytes& public_key, std::string_view message, std::string_view signature) {
-  EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(),
-                                               public_key.size());
+  EVP_PKEY* pkey =
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size());
   if (pkey == nullptr) {
     return false;
   }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   bool ok = ctx != nullptr && EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, pkey) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                             signature.size(),
-                             reinterpret_cast<const unsigned char*>(message.data()),
-                             message.size()) == 1;
+            EVP_DigestVerify(
+                ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(pkey);
   return ok;
@@ -338,7 +343,9 @@ PublicKey& PublicKey::operator=(PublicKey&& other) noexcept {
   return *this;
 }
 
-PublicKey::~PublicKey() { EVP_PKEY_free(as_pkey(m_pkey)); }
+PublicKey::~PublicKey() {
+  EVP_PKEY_free(as_pkey(m_pkey));
+}
 
 Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -361,7 +368,9 @@ Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
   return make_error(Errc::crypto, "only ECDSA P-256 and Ed25519 public keys are supported");
 }
 
-const char* PublicKey::algorithm() const { return m_ed25519 ? "ed25519" : "ecdsa-p256"; }
+const char* PublicKey::algorithm() const {
+  return m_ed25519 ? "ed25519" : "ecdsa-p256";
+}
 
 std::string PublicKey::fingerprint() const {
   unsigned char* der = nullptr;
@@ -405,10 +414,9 @@ bool PublicKey::verify(std::string_view message, std::string_view signature) con
   bool ok = ctx != nullptr &&
             EVP_DigestVerifyInit(ctx, nullptr, m_ed25519 ? nullptr : EVP_sha256(), nullptr,
                                  as_pkey(m_pkey)) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                             signature.size(),
-                             reinterpret_cast<const unsigned char*>(message.data()),
-                             message.size()) == 1;
+            EVP_DigestVerify(
+                ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }

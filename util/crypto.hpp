@@ -37,8 +37,12 @@ private:
 
 // Lowercase hex of `size` bytes at `data`.
 std::string to_hex(const std::uint8_t* data, std::size_t size);
-inline std::string to_hex(const Hash& h) { return to_hex(h.data(), h.size()); }
-inline std::string to_hex(const Bytes& b) { return to_hex(b.data(), b.size()); }
+inline std::string to_hex(const Hash& h) {
+  return to_hex(h.data(), h.size());
+}
+inline std::string to_hex(const Bytes& b) {
+  return to_hex(b.data(), b.size());
+}
 inline std::string to_hex(std::string_view s) {
   return to_hex(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
 }

@@ -21,8 +21,8 @@ Result<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
-Result<void> write_file_atomic(const std::string& path, const std::string& content,
-                               unsigned mode, bool sync) {
+Result<void>
+write_file_atomic(const std::string& path, const std::string& content, unsigned mode, bool sync) {
   auto slash = path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
   std::string tmp = path + ".tmp." + std::to_string(::getpid());

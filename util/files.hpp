@@ -13,7 +13,9 @@ Result<std::string> read_file(const std::string& path);
 // Write `content` to `path` atomically: a temporary file in the same directory, fsync, rename,
 // fsync of the directory. `mode` applies to the new file. With `sync` false the fsyncs are
 // skipped: the file is still replaced atomically, but may be older after a power cut.
-Result<void> write_file_atomic(const std::string& path, const std::string& content,
-                               unsigned mode = 0644, bool sync = true);
+Result<void> write_file_atomic(const std::string& path,
+                               const std::string& content,
+                               unsigned mode = 0644,
+                               bool sync = true);
 
 } // namespace dg

@@ -11,8 +11,8 @@ namespace dg::test {
 OpensslSigner::OpensslSigner() {
   std::string key = m_dir.path() + "/key.pem";
   std::string pub = m_dir.path() + "/key.pub";
-  auto gen = run_process({"openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
-                          key});
+  auto gen =
+      run_process({"openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key});
   auto out = run_process({"openssl", "ec", "-in", key, "-pubout", "-out", pub});
   if (gen.exit_code != 0 || out.exit_code != 0) {
     throw std::runtime_error("openssl could not make a key: " + gen.err + out.err);
@@ -27,8 +27,8 @@ std::string OpensslSigner::sign(const std::string& data) const {
   if (!write_file_atomic(in, data)) {
     throw std::runtime_error("cannot write " + in);
   }
-  auto r = run_process({"openssl", "dgst", "-sha256", "-sign", m_dir.path() + "/key.pem", "-out",
-                        sig, in});
+  auto r = run_process(
+      {"openssl", "dgst", "-sha256", "-sign", m_dir.path() + "/key.pem", "-out", sig, in});
   if (r.exit_code != 0) {
     throw std::runtime_error("openssl dgst failed: " + r.err);
   }
@@ -61,7 +61,8 @@ json strict_policy(const std::string& signer_pem) {
           {"environments", {{"staging", env}, {"production", production}}}};
 }
 
-json cosign_signature(const OpensslSigner& signer, const std::string& repository,
+json cosign_signature(const OpensslSigner& signer,
+                      const std::string& repository,
                       const std::string& digest) {
   json payload = {{"critical",
                    {{"identity", {{"docker-reference", repository}}},
@@ -72,25 +73,26 @@ json cosign_signature(const OpensslSigner& signer, const std::string& repository
   return {{"payload", base64_encode(bytes)}, {"signature", signer.sign(bytes)}};
 }
 
-json slsa_attestation(const OpensslSigner& signer, const std::string& digest,
-                      const std::string& builder_id, const std::string& source_repository,
+json slsa_attestation(const OpensslSigner& signer,
+                      const std::string& digest,
+                      const std::string& builder_id,
+                      const std::string& source_repository,
                       const std::string& commit) {
-  json statement = {
-      {"_type", "https://in-toto.io/Statement/v1"},
-      {"subject", {{{"name", k_repo}, {"digest", {{"sha256", digest.substr(7)}}}}}},
-      {"predicateType", "https://slsa.dev/provenance/v1"},
-      {"predicate",
-       {{"buildDefinition",
-         {{"buildType", "https://actions.github.io/buildtypes/workflow/v1"},
-          {"externalParameters",
-           {{"workflow",
-             {{"ref", "refs/tags/v1.4.2"},
-              {"repository", source_repository},
-              {"path", ".github/workflows/release.yml"}}}}},
-          {"resolvedDependencies",
-           {{{"uri", "git+" + source_repository + "@refs/tags/v1.4.2"},
-             {"digest", {{"gitCommit", commit}}}}}}}},
-        {"runDetails", {{"builder", {{"id", builder_id}}}}}}}};
+  json statement = {{"_type", "https://in-toto.io/Statement/v1"},
+                    {"subject", {{{"name", k_repo}, {"digest", {{"sha256", digest.substr(7)}}}}}},
+                    {"predicateType", "https://slsa.dev/provenance/v1"},
+                    {"predicate",
+                     {{"buildDefinition",
+                       {{"buildType", "https://actions.github.io/buildtypes/workflow/v1"},
+                        {"externalParameters",
+                         {{"workflow",
+                           {{"ref", "refs/tags/v1.4.2"},
+                            {"repository", source_repository},
+                            {"path", ".github/workflows/release.yml"}}}}},
+                        {"resolvedDependencies",
+                         {{{"uri", "git+" + source_repository + "@refs/tags/v1.4.2"},
+                           {"digest", {{"gitCommit", commit}}}}}}}},
+                      {"runDetails", {{"builder", {{"id", builder_id}}}}}}}};
   std::string payload = statement.dump();
   std::string type = "application/vnd.in-toto+json";
   std::string pae = "DSSEv1 " + std::to_string(type.size()) + " " + type + " " +
@@ -101,7 +103,8 @@ json slsa_attestation(const OpensslSigner& signer, const std::string& digest,
             {"signatures", {{{"keyid", ""}, {"sig", signer.sign(pae)}}}}}}};
 }
 
-json complete_evidence(const OpensslSigner& signer, const std::string& digest,
+json complete_evidence(const OpensslSigner& signer,
+                       const std::string& digest,
                        const std::string& repository) {
   std::string amd64 = "sha256:" + to_hex(sha256(digest + "/amd64"));
   std::string arm64 = "sha256:" + to_hex(sha256(digest + "/arm64"));
@@ -124,33 +127,37 @@ json complete_evidence(const OpensslSigner& signer, const std::string& digest,
     }
     return g;
   };
-  return {
-      {"subject",
-       {{"name", repository},
-        {"digest", digest},
-        {"media_type", "application/vnd.oci.image.index.v1+json"},
-        {"platforms", platforms},
-        {"tags", {"v1.4.2", "latest"}},
-        {"labels", {{"org.opencontainers.image.revision", k_commit}}}}},
-      {"source",
-       {{"repository", "https://github.com/acme/app"}, {"commit", k_commit},
-        {"ref", "refs/tags/v1.4.2"}}},
-      {"build",
-       {{"builder_id", k_builder},
-        {"run_id", "1234567"},
-        {"run_url", "https://github.com/acme/app/actions/runs/1234567"},
-        {"base_image", "docker.io/library/node:22-slim@sha256:" + to_hex(sha256("node"))}}},
-      {"pushed_at", pushed},
-      {"mirrors",
-       {{{"name", repository}, {"digest", digest}, {"platforms", platforms},
-         {"observed_at", timestamp(-3500)}},
-        {{"name", "docker.io/acme/app"}, {"digest", digest}, {"platforms", platforms},
-         {"observed_at", timestamp(-3500)}}}},
-      {"gates",
-       {gate("vuln-scan", "trivy", {{"critical", 0}, {"high", 0}, {"medium", 2}, {"low", 9}}),
-        gate("sbom", "syft", nullptr), gate("e2e", "playwright", nullptr)}},
-      {"signatures", {cosign_signature(signer, repository, digest)}},
-      {"attestations", {slsa_attestation(signer, digest)}}};
+  return {{"subject",
+           {{"name", repository},
+            {"digest", digest},
+            {"media_type", "application/vnd.oci.image.index.v1+json"},
+            {"platforms", platforms},
+            {"tags", {"v1.4.2", "latest"}},
+            {"labels", {{"org.opencontainers.image.revision", k_commit}}}}},
+          {"source",
+           {{"repository", "https://github.com/acme/app"},
+            {"commit", k_commit},
+            {"ref", "refs/tags/v1.4.2"}}},
+          {"build",
+           {{"builder_id", k_builder},
+            {"run_id", "1234567"},
+            {"run_url", "https://github.com/acme/app/actions/runs/1234567"},
+            {"base_image", "docker.io/library/node:22-slim@sha256:" + to_hex(sha256("node"))}}},
+          {"pushed_at", pushed},
+          {"mirrors",
+           {{{"name", repository},
+             {"digest", digest},
+             {"platforms", platforms},
+             {"observed_at", timestamp(-3500)}},
+            {{"name", "docker.io/acme/app"},
+             {"digest", digest},
+             {"platforms", platforms},
+             {"observed_at", timestamp(-3500)}}}},
+          {"gates",
+           {gate("vuln-scan", "trivy", {{"critical", 0}, {"high", 0}, {"medium", 2}, {"low", 9}}),
+            gate("sbom", "syft", nullptr), gate("e2e", "playwright", nullptr)}},
+          {"signatures", {cosign_signature(signer, repository, digest)}},
+          {"attestations", {slsa_attestation(signer, digest)}}};
 }
 
 } // namespace dg::test

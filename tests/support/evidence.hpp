@@ -36,17 +36,20 @@ inline constexpr const char* k_builder =
 json strict_policy(const std::string& signer_pem);
 
 // A cosign simple-signing signature entry for `digest` in `repository`.
-json cosign_signature(const OpensslSigner& signer, const std::string& repository,
+json cosign_signature(const OpensslSigner& signer,
+                      const std::string& repository,
                       const std::string& digest);
 
 // A DSSE envelope with an in-toto v1 statement carrying SLSA provenance v1.
-json slsa_attestation(const OpensslSigner& signer, const std::string& digest,
+json slsa_attestation(const OpensslSigner& signer,
+                      const std::string& digest,
                       const std::string& builder_id = k_builder,
                       const std::string& source_repository = "https://github.com/acme/app",
                       const std::string& commit = k_commit);
 
 // Evidence that passes strict_policy() for `digest`, pushed an hour ago.
-json complete_evidence(const OpensslSigner& signer, const std::string& digest,
+json complete_evidence(const OpensslSigner& signer,
+                       const std::string& digest,
                        const std::string& repository = k_repo);
 
 // RFC 3339 for now + `offset_seconds`.

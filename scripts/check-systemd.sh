@@ -3,15 +3,16 @@
 #   1. `systemd-analyze verify`: syntax, known directives, resolvable commands;
 #   2. `systemd-analyze security --offline=true`: fails when the overall exposure level is above
 #      $DG_MAX_EXPOSURE (default 2.0, on systemd's 0.0-10.0 scale).
-# Usage: scripts/check-systemd.sh [BUILD_DIR]
-# BUILD_DIR holds the built daemon (BUILD_DIR/daemon/digestgated); it defaults to build/ci. Installs
+# Usage: scripts/check-systemd.sh [BUILD_DIR [UNIT]]
+# BUILD_DIR holds the built daemon (BUILD_DIR/daemon/digestgated); it defaults to build/ci. UNIT
+# defaults to systemd/digestgated.service. Installs
 # the systemd package with apt-get when systemd-analyze is missing (root or sudo needed then).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${1:-$root/build/ci}
 max_exposure=${DG_MAX_EXPOSURE:-2.0}
-unit=$root/systemd/digestgated.service
+unit=${2:-$root/systemd/digestgated.service}
 daemon=$build_dir/daemon/digestgated
 
 if ! command -v systemd-analyze >/dev/null; then

@@ -33,16 +33,16 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "digestgate maintainers <digestgate@example.org>")
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+# The summary is the synopsis line; CPack indents these lines into the extended description.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "promotion gatekeeper for container images
- CI records what it validated about an image digest; deploy tooling asks
- digestgated for approval before it deploys, and deploys only the pinned
- digest it gets back; operators inspect the record, revoke digests and roll
- environments back. Every event is appended to a tamper-evident ledger
- (an RFC 6962 Merkle tree with signed checkpoints).
- .
- This package contains the daemon (digestgated), its systemd unit and the
- client CLI (digestgate).")
+    "CI records what it validated about an image digest; deploy tooling asks
+digestgated for approval before it deploys, and deploys only the pinned
+digest it gets back; operators inspect the record, revoke digests and roll
+environments back. Every event is appended to a tamper-evident ledger
+(an RFC 6962 Merkle tree with signed checkpoints).
+
+This package contains the daemon (digestgated), its systemd unit and the
+client CLI (digestgate).")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS systemd)
 # procps provides /bin/kill, which the unit's ExecReload runs. dpkg-shlibdeps (dpkg-dev) adds the
 # shared libraries from the binaries; without it, those the binaries link on Debian 12 are named.

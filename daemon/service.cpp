@@ -779,6 +779,7 @@ void Service::get_digest(const Ctx& ctx, const std::string& digest) {
     return;
   }
   json body = facts ? facts->to_json() : json{{"digest", digest}};
+  body["name"] = facts ? json(facts->repository) : json(nullptr);
   if (facts) {
     body["checks"] = policy::compute_checks(*facts).to_json();
     std::vector<policy::TrustedKey> keys =
@@ -1404,6 +1405,7 @@ void Service::post_rollback(const Ctx& ctx, const std::string& env) {
         if (!out->approved) {
           body["reasons"] = reasons_json(out->reasons);
         }
+        body["entry"] = entry_json((*result)->entry);
         ctx->reply(out->approved ? 200 : 403, body);
       });
 }
@@ -1467,6 +1469,7 @@ void Service::post_revocation(const Ctx& ctx) {
                              {"reason", reason},
                              {"revoked", true},
                              {"current_in", out->affected},
+                             {"environments", out->affected},
                              {"checkpoint", (*result)->checkpoint}});
       });
 }

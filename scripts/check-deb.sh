@@ -144,7 +144,9 @@ echo "check-deb: cpack -G DEB in $build_dir"
 rm -f "$build_dir"/digestgate_*.deb
 (cd "$build_dir" && cpack -G DEB >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log" >&2; fail "cpack failed"; }
 debs=("$build_dir"/digestgate_*.deb)
-[ ${#debs[@]} -eq 1 ] && [ -f "${debs[0]}" ] || fail "expected one digestgate_*.deb in $build_dir"
+if [ ${#debs[@]} -ne 1 ] || [ ! -f "${debs[0]}" ]; then
+  fail "expected one digestgate_*.deb in $build_dir"
+fi
 deb=${debs[0]}
 version=$(dpkg-deb -f "$deb" Version)
 echo "check-deb: $(basename "$deb") ($(du -h "$deb" | cut -f1))"
@@ -248,7 +250,9 @@ init_dir=$(mktemp -d)/s
 /usr/bin/digestgated init --state-dir "$init_dir" >"$work/init.log" || fail "digestgated init failed"
 expect_mode "$init_dir" 700 root:root
 expect_mode "$init_dir/checkpoint.key" 600 root:root
-[ -f "$init_dir/ledger.db" ] && [ -f "$init_dir/checkpoint.pub" ] || fail "init created $(ls "$init_dir")"
+for file in ledger.db checkpoint.pub; do
+  [ -f "$init_dir/$file" ] || fail "init did not create $init_dir/$file"
+done
 key_before=$(sha256sum <"$init_dir/checkpoint.key")
 /usr/bin/digestgated init --state-dir "$init_dir" >"$work/init2.log" || fail "a second init failed"
 grep -q 'already present' "$work/init2.log" || fail "a second init did not report existing state"

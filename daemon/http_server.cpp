@@ -31,7 +31,9 @@ constexpr std::size_t k_header_limit = 16 * 1024;
 
 // Per-connection state the server can reach to cut idle connections when it drains.
 struct Connection {
-  std::function<void()> cancel; // runs on the connection's strand
+  explicit Connection(asio::any_io_executor ex) : executor(std::move(ex)) {}
+  asio::any_io_executor executor; // the connection's strand
+  std::function<void()> cancel;   // set and run on the strand only
   std::atomic<bool> busy{false};
 };
 
@@ -168,6 +170,19 @@ struct HttpServer::Impl {
       if (ec) {
         if (ec == beast::error::timeout) {
           metrics.rejected("header-timeout");
+        } else if (ec == http::error::body_limit) {
+          // The parser compares Content-Length with the body limit as soon as the header is
+          // complete: refuse without reading the body, then close.
+          metrics.rejected("body-too-large");
+          metrics.request("unknown", std::string(parser.get().method_string()), 413);
+          auto res = make_response(11, false,
+                                   error_response(413, "body-too-large",
+                                                  "the body exceeds " +
+                                                      std::to_string(config.limits.max_body_bytes) +
+                                                      " bytes"),
+                                   new_request_id());
+          lowest.expires_after(std::chrono::seconds(5));
+          co_await http::async_write(stream, res, k_tuple);
         } else if (ec != http::error::end_of_stream && ec != asio::error::eof &&
                    ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
           metrics.rejected("bad-request");
@@ -253,7 +268,7 @@ struct HttpServer::Impl {
   }
 
   awaitable<void> session(tcp::socket socket) {
-    auto conn = std::make_shared<Connection>();
+    auto conn = std::make_shared<Connection>(socket.get_executor());
     beast::tcp_stream plain(std::move(socket));
     conn->cancel = [&plain] {
       boost::system::error_code ignored;
@@ -306,10 +321,12 @@ struct HttpServer::Impl {
       if (open_connections >= config.limits.max_connections) {
         metrics.rejected("max-connections");
         boost::system::error_code ignored;
+        static const std::string k_busy_body =
+            R"({"error":"unavailable","message":"too many open connections"})";
         static const std::string k_busy =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            "Connection: close\r\nContent-Length: 62\r\n\r\n"
-            "{\"error\":\"unavailable\",\"message\":\"too many open connections\"}";
+            "Connection: close\r\nContent-Length: " +
+            std::to_string(k_busy_body.size()) + "\r\n\r\n" + k_busy_body;
         socket.non_blocking(true, ignored);
         socket.send(asio::buffer(k_busy), 0, ignored);
         socket.close(ignored);
@@ -352,7 +369,11 @@ struct HttpServer::Impl {
     for (auto& weak : connections) {
       if (auto conn = weak.lock(); conn && !conn->busy) {
         // Cancel reads of idle connections; busy ones finish their request and then close.
-        asio::post(ioc, [conn] { conn->cancel(); });
+        asio::post(conn->executor, [conn] {
+          if (conn->cancel) {
+            conn->cancel();
+          }
+        });
       }
     }
   }

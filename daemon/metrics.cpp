@@ -1,10 +1,13 @@
 #include "daemon/metrics.hpp"
 
 #include <cstdio>
+#include <set>
 
 namespace dg::daemon {
 
 namespace {
+const std::string k_other_method = "other";
+
 std::string number(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.9g", v);
@@ -61,7 +64,12 @@ Metrics::Metrics()
       m_batch_size({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}) {}
 
 void Metrics::request(const std::string& route, const std::string& method, int status) {
-  std::string key = "route=\"" + escape_label(route) + "\",method=\"" + escape_label(method) +
+  // The method is the client's choice: any other token would make a new series, so the label set
+  // (and the daemon's memory) would grow without bound.
+  static const std::set<std::string> k_methods = {"GET",   "HEAD",    "POST",  "PUT",    "DELETE",
+                                                  "PATCH", "OPTIONS", "TRACE", "CONNECT"};
+  const std::string& label = k_methods.count(method) != 0 ? method : k_other_method;
+  std::string key = "route=\"" + escape_label(route) + "\",method=\"" + escape_label(label) +
                     "\",status=\"" + std::to_string(status) + "\"";
   std::lock_guard lock(m_mutex);
   ++m_requests[key];

@@ -1050,7 +1050,8 @@ void Service::post_promotion(const Ctx& ctx) {
     json items = json::array();
     for (std::size_t i = 0; i < ev.candidates.size(); ++i) {
       json item = promotion_item(ev.candidates[i], ev.previous[i], req.environment);
-      item["decision"] = ev.reasons[i].empty() || approved ? "approved" : "refused";
+      // All or nothing: in a refused bundle no reference is approved, not even one that passed.
+      item["decision"] = approved ? "approved" : "refused";
       if (!ev.reasons[i].empty()) {
         item["reasons"] = reasons_json(ev.reasons[i]);
       }

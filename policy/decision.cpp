@@ -34,9 +34,11 @@ void add(Reasons& reasons, const char* code, std::string message, std::string ga
 Reasons reference_reasons(const Candidate& c) {
   Reasons reasons;
   if (!c.reference) {
-    add(reasons, reason::malformed_reference,
-        "'" + c.input.substr(0, 300) +
-            "' is not a valid image reference: " + c.reference.error().message);
+    std::string message = "'";
+    message += c.input.substr(0, 300);
+    message += "' is not a valid image reference: ";
+    message += c.reference.error().message;
+    add(reasons, reason::malformed_reference, std::move(message));
     return reasons;
   }
   const Reference& ref = *c.reference;

@@ -4,6 +4,8 @@
 #include "util/crypto.hpp"
 #include "util/time.hpp"
 
+#include <functional>
+#include <optional>
 #include <set>
 
 namespace dg::policy {
@@ -257,6 +259,37 @@ Result<Policy> parse_policy(std::string_view text) {
         return at("environments." + name + ".after[" + std::to_string(i) + "]",
                   "'" + env.after[i] + "' is not another environment of this policy");
       }
+    }
+  }
+  // `after` must not loop: an environment that (transitively) comes after itself could never be
+  // promoted to.
+  for (const auto& entry : policy.environments) {
+    // Not a structured binding: clang before 16 cannot capture one in a lambda.
+    const std::string& name = entry.first;
+    std::vector<std::string> path{name};
+    std::set<std::string> seen;
+    std::function<std::optional<std::string>(const std::string&)> walk =
+        [&](const std::string& current) -> std::optional<std::string> {
+      for (const auto& earlier : policy.environments.at(current).after) {
+        if (earlier == name) {
+          std::string cycle;
+          for (const auto& p : path) {
+            cycle += p + " -> ";
+          }
+          return cycle + earlier;
+        }
+        if (seen.insert(earlier).second) {
+          path.push_back(earlier);
+          if (auto found = walk(earlier)) {
+            return found;
+          }
+          path.pop_back();
+        }
+      }
+      return std::nullopt;
+    };
+    if (auto cycle = walk(name)) {
+      return at("environments." + name + ".after", "the stage order loops: " + *cycle);
     }
   }
   policy.document = std::move(doc);

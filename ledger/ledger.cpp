@@ -46,10 +46,13 @@ void configure(sql::Connection& db) {
 // Scan the whole ledger: recompute every leaf from its stored bytes, the tree, and compare with
 // the stored leaves, the stored tree and the checkpoints. `verify_note` checks one stored note's
 // signature; `all_signatures` selects whether every checkpoint's signature or only the newest is
-// checked (roots are always checked for every checkpoint).
-VerifyReport scan(sql::Connection& db,
-                  const std::function<bool(const std::string&)>& verify_note,
-                  bool all_signatures) {
+// checked (roots are always checked for every checkpoint). `on_entry`, when set, sees every
+// entry whose bytes match its leaf, in order.
+VerifyReport
+scan(sql::Connection& db,
+     const std::function<bool(const std::string&)>& verify_note,
+     bool all_signatures,
+     const std::function<void(std::int64_t, const std::string&, const Hash&)>& on_entry = {}) {
   VerifyReport report;
   auto bad = [&](std::int64_t seq, std::string message) {
     if (report.ok) {
@@ -122,6 +125,9 @@ VerifyReport scan(sql::Connection& db,
           "entry " + std::to_string(seq) + ": its bytes do not name seq " + std::to_string(seq));
     }
     range.append(leaf);
+    if (on_entry && report.ok) {
+      on_entry(seq, bytes, leaf);
+    }
     check_checkpoints_at(seq);
     ++expected;
   }
@@ -194,7 +200,17 @@ public:
         key_known = key_known || k == own;
       }
       auto verify = [&](const std::string& note) { return note_verifies(note, keys); };
-      VerifyReport report = scan(*m_writer, verify, false);
+      // The derived tables are rebuilt from the entries as they are verified, in one
+      // transaction: whatever was done to them outside the daemon is undone, and they agree
+      // with the signed tree. A failed check rolls the rebuild back (writes are refused then).
+      m_writer->exec("BEGIN IMMEDIATE");
+      store::clear_derived(*m_writer);
+      VerifyReport report =
+          scan(*m_writer, verify, false,
+               [&](std::int64_t seq, const std::string& bytes, const Hash& leaf) {
+                 store::index_entry(*m_writer, store::decode_entry(seq, bytes, leaf));
+               });
+      m_writer->exec(report.ok ? "COMMIT" : "ROLLBACK");
       if (!report.ok) {
         fail_closed(report.message, report.first_bad_seq);
       } else if (!key_known) {

@@ -69,6 +69,13 @@ CREATE TABLE IF NOT EXISTS policies(seq INTEGER PRIMARY KEY, sha256 TEXT NOT NUL
   db.exec(sql);
 }
 
+void clear_derived(sql::Connection& db) {
+  db.exec("DELETE FROM digests; DELETE FROM digest_entries; DELETE FROM tags; "
+          "DELETE FROM env_entries; DELETE FROM slots; DELETE FROM approvals; "
+          "DELETE FROM deployments; DELETE FROM rollbacks; DELETE FROM revocations; "
+          "DELETE FROM policies;");
+}
+
 Entry decode_entry(std::int64_t seq, const std::string& bytes, const Hash& leaf) {
   Entry e;
   e.seq = seq;

@@ -19,6 +19,9 @@ void insert_entry(sql::Connection& db, const Entry& entry, const std::vector<Nod
 // Update the derived tables for `entry` (the entry row itself already exists).
 void index_entry(sql::Connection& db, const Entry& entry);
 
+// Empty every derived table (before rebuilding them from the entries).
+void clear_derived(sql::Connection& db);
+
 // Parse an entry row's stored bytes.
 Entry decode_entry(std::int64_t seq, const std::string& bytes, const Hash& leaf);
 

@@ -216,4 +216,26 @@ TEST_CASE("An edited entry fails the integrity check when the ledger is opened")
   CHECK(report->first_bad_seq == 2);
 }
 
+TEST_CASE("Derived tables edited outside the daemon are rebuilt from the entries on open") {
+  LedgerDir d;
+  std::string revoked = digest_of(1), forged = digest_of(2);
+  {
+    auto ledger = d.open();
+    REQUIRE(ledger->append(validation(revoked)));
+    REQUIRE(
+        ledger->append(Draft{k_revocation, "ops", json{{"digest", revoked}, {"reason", "CVE"}}}));
+  }
+  REQUIRE(d.exec("DELETE FROM revocations; INSERT INTO approvals(environment, repository, seq, "
+                 "digest, time, kind) VALUES('staging', 'ghcr.io/acme/app', 1, '" +
+                 forged + "', 'x', 'promotion')") == SQLITE_OK);
+  auto ledger = d.open();
+  CHECK(ledger->integrity().ok);
+  REQUIRE(ledger->read([&](View& view) {
+    auto r = view.revocation(revoked);
+    REQUIRE(r);
+    CHECK(r->reason == "CVE");
+    CHECK_FALSE(view.approved_in("staging", forged));
+  }));
+}
+
 TEST_SUITE_END();

@@ -402,12 +402,23 @@ void Service::dispatch(const std::shared_ptr<Context>& ctx) {
   Context& c = *ctx;
   const std::string& target = c.request.target;
   auto qpos = target.find('?');
-  auto path = percent_decode(target.substr(0, qpos), false);
+  std::string raw_path = target.substr(0, qpos);
+  auto path = percent_decode(raw_path, false);
   if (!path || path->empty() || path->front() != '/') {
     c.error(400, "bad-request", "malformed request target");
     return;
   }
   c.path = *path;
+  // Split before decoding, so that an encoded '/' stays inside its segment.
+  std::vector<std::string> parts;
+  for (const auto& segment : split_path(raw_path)) {
+    auto decoded = percent_decode(segment, false);
+    if (!decoded) {
+      c.error(400, "bad-request", "malformed request target");
+      return;
+    }
+    parts.push_back(std::move(*decoded));
+  }
   if (qpos != std::string::npos) {
     std::string_view q = std::string_view(target).substr(qpos + 1);
     while (!q.empty()) {
@@ -427,7 +438,6 @@ void Service::dispatch(const std::shared_ptr<Context>& ctx) {
     }
   }
   const std::string& method = c.request.method;
-  auto parts = split_path(c.path);
 
   // Endpoints without a token.
   if (c.path == "/healthz" || c.path == "/readyz" || c.path == "/metrics") {

@@ -140,6 +140,9 @@ int exit_code_for(const Reply& reply) {
   if (reply.status == 403) {
     return refused ? k_exit_refused : k_exit_auth;
   }
+  if (reply.status == 400 || reply.status == 413) {
+    return k_exit_usage; // the request itself was malformed: the caller's input is at fault
+  }
   if (reply.status >= 400 && reply.status < 500) {
     return k_exit_refused;
   }

@@ -257,7 +257,7 @@ struct Evaluation {
 bool never_overridable(const std::string& code) {
   return code == policy::reason::malformed_reference || code == policy::reason::mutable_reference ||
          code == policy::reason::unsupported_digest_algorithm ||
-         code == policy::reason::ledger_integrity;
+         code == policy::reason::ledger_integrity || code == policy::reason::revoked;
 }
 
 Evaluation evaluate_promotion(ledger::View& view,
@@ -1371,7 +1371,11 @@ void Service::post_rollback(const Ctx& ctx, const std::string& env) {
         for (auto& r : out->reasons) {
           r.reference = c.input;
         }
-        out->approved = out->reasons.empty() || break_glass.has_value();
+        bool overridable = true;
+        for (const auto& r : out->reasons) {
+          overridable = overridable && !never_overridable(r.code);
+        }
+        out->approved = out->reasons.empty() || (break_glass.has_value() && overridable);
         json body{{"environment", env},
                   {"repository", repo},
                   {"from_digest", out->from},

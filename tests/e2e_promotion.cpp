@@ -260,6 +260,11 @@ TEST_CASE("Each reason code about the reference or the ledger state is provoked"
                              k_operator_token);
     REQUIRE_MESSAGE(rev.status == 201, rev.body);
     g.expect_refused(pinned(digest), "staging", {"revoked"});
+    json glass = promote_body(pinned(digest), "staging");
+    glass["break_glass"] = {{"reason", "ship it anyway"}};
+    auto r = g.daemon.http("POST", "/v1/promotions", glass.dump(), k_operator_token);
+    CHECK_MESSAGE(r.status == 403, r.body);
+    CHECK(codes_of(r.json()) == std::set<std::string>{"revoked"});
   }
   SUBCASE("several failing reasons are all given") {
     std::string d = sample_digest(5);

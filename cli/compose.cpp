@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <sstream>
 
 namespace dg::cli {
 
@@ -198,8 +199,53 @@ std::string render_compose_override(const std::vector<ServicePin>& pins) {
   return text;
 }
 
+namespace {
+
+// The pins of an override this tool wrote earlier, in file order; empty for any other file.
+std::vector<ServicePin> read_existing_pins(const std::string& path) {
+  std::vector<ServicePin> pins;
+  auto text = read_file(path);
+  if (!text || text->rfind(k_header, 0) != 0) {
+    return pins;
+  }
+  auto unquote = [](std::string v) {
+    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
+      v = v.substr(1, v.size() - 2);
+    }
+    return v;
+  };
+  std::istringstream lines(*text);
+  std::string line;
+  std::string service;
+  while (std::getline(lines, line)) {
+    if (line.rfind("  ", 0) == 0 && line.rfind("   ", 0) != 0 && !line.empty() &&
+        line.back() == ':') {
+      service = unquote(line.substr(2, line.size() - 3));
+    } else if (line.rfind("    image: ", 0) == 0 && !service.empty()) {
+      pins.push_back(ServicePin{service, unquote(line.substr(11))});
+      service.clear();
+    }
+  }
+  return pins;
+}
+
+} // namespace
+
 Result<void> write_compose_override(const std::string& path, const std::vector<ServicePin>& pins) {
-  return write_file_atomic(path, render_compose_override(pins), 0644);
+  // Services pinned earlier in this file and not named now keep their pins: a rollback of one
+  // service must not unpin the others.
+  std::vector<ServicePin> merged;
+  for (const auto& old : read_existing_pins(path)) {
+    bool replaced = false;
+    for (const auto& pin : pins) {
+      replaced = replaced || pin.service == old.service;
+    }
+    if (!replaced) {
+      merged.push_back(old);
+    }
+  }
+  merged.insert(merged.end(), pins.begin(), pins.end());
+  return write_file_atomic(path, render_compose_override(merged), 0644);
 }
 
 } // namespace dg::cli

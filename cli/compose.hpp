@@ -53,7 +53,8 @@ std::vector<Pinned> pinned_references(const nlohmann::json& response);
 // The override document: a comment line, then `services:` with each service's `image:`.
 std::string render_compose_override(const std::vector<ServicePin>& pins);
 
-// Write the override document to `path` atomically with mode 0644.
+// Write the override document to `path` atomically with mode 0644. Services that an earlier
+// override from this tool at `path` pinned, and that `pins` does not name, keep their pins.
 Result<void> write_compose_override(const std::string& path, const std::vector<ServicePin>& pins);
 
 } // namespace dg::cli

@@ -253,4 +253,19 @@ TEST_CASE("The override file is written whole, readable by all") {
   }
 }
 
+TEST_CASE("Rewriting an override keeps the pins of services it does not name") {
+  ScratchDir dir;
+  const std::string path = dir.file("override.yml");
+  REQUIRE(write_compose_override(path, {{"api", k_api}, {"web", k_web}}).ok());
+  const std::string api_back = "ghcr.io/acme/api@" + k_digest_b;
+  REQUIRE(write_compose_override(path, {{"api", api_back}}).ok());
+  CHECK(*dg::read_file(path) == render_compose_override({{"web", k_web}, {"api", api_back}}));
+
+  SUBCASE("a file this tool did not write is replaced, not merged") {
+    REQUIRE(dg::write_file_atomic(path, "services:\n  db:\n    image: postgres:16\n").ok());
+    REQUIRE(write_compose_override(path, {{"api", k_api}}).ok());
+    CHECK(*dg::read_file(path) == render_compose_override({{"api", k_api}}));
+  }
+}
+
 TEST_SUITE_END();

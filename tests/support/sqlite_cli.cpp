@@ -34,8 +34,8 @@ std::string sqlite_exec(const std::string& db, const std::string& sql) {
 }
 
 std::string sqlite_entry_bytes(const std::string& db, std::int64_t seq) {
-  std::string hex = sqlite_exec(db, "SELECT hex(bytes) FROM entries WHERE seq = " +
-                                        std::to_string(seq) + ";");
+  std::string hex =
+      sqlite_exec(db, "SELECT hex(bytes) FROM entries WHERE seq = " + std::to_string(seq) + ";");
   while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) {
     hex.pop_back();
   }

@@ -228,7 +228,7 @@ public:
         m_checkpoint = cp->note;
       }
       if (m_integrity.ok) {
-        check_witness(view, keys);
+        check_witness(view);
       }
       auto current = parse_checkpoint(m_checkpoint);
       if (m_integrity.ok && (!current || current->origin != m_options.origin)) {
@@ -290,10 +290,12 @@ public:
     }
     Result<void> result;
     try {
-      conn->exec("BEGIN");
+      // Cached statements: on a short read, parsing BEGIN and COMMIT anew costs more than
+      // running them.
+      conn->prepare("BEGIN").run();
       store::SqlView view(*conn);
       fn(view);
-      conn->exec("COMMIT");
+      conn->prepare("COMMIT").run();
     } catch (const sql::Failure& f) {
       std::ignore = sqlite3_exec(conn->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
       result = make_error(Errc::io, "ledger read failed: " + f.message);
@@ -343,7 +345,7 @@ private:
     }
   }
 
-  void check_witness(store::SqlView& view, const std::vector<Bytes>& keys) {
+  void check_witness(store::SqlView& view) {
     if (m_options.witness_path.empty()) {
       return;
     }
@@ -351,10 +353,14 @@ private:
     if (!text || text->empty()) {
       return; // no witness yet (a new state directory), or one lost to a crash: nothing to hold
     }
+    // Only this daemon's own key counts here: a key added to the database's checkpoint_keys
+    // (by someone who re-signed the ledger) must not vouch for the witness too.
     auto cp = parse_checkpoint(*text);
-    if (!cp || !note_verifies(*text, keys)) {
+    Bytes own = m_options.key->public_key();
+    if (!cp ||
+        !open_checkpoint(*text, NoteVerifier{cp->origin, own, note_key_hash(cp->origin, own)})) {
       fail_closed("the newest checkpoint kept beside the database (" + m_options.witness_path +
-                      ") is not signed by a key of this ledger",
+                      ") is not signed by this daemon's checkpoint key",
                   0);
       return;
     }
@@ -417,11 +423,11 @@ private:
       store::SqlView view(*m_writer);
       for (auto& job : batch) {
         CompactRange item_range = m_range;
-        m_writer->exec("SAVEPOINT item");
+        m_writer->prepare("SAVEPOINT item").run(); // cached: runs once per entry
         try {
           std::optional<Draft> draft = job.step(view);
           if (!draft) {
-            m_writer->exec("RELEASE item");
+            m_writer->prepare("RELEASE item").run();
             results.emplace_back(std::optional<Committed>());
             continue;
           }
@@ -435,7 +441,7 @@ private:
           e.leaf = leaf_hash(e.bytes);
           auto nodes = m_range.append(e.leaf);
           store::insert_entry(*m_writer, e, nodes);
-          m_writer->exec("RELEASE item");
+          m_writer->prepare("RELEASE item").run();
           ++size;
           appended = true;
           results.emplace_back(std::optional<Committed>(Committed{std::move(e), {}}));

@@ -497,8 +497,8 @@ TEST_CASE("A ledger edited and re-signed with a new key is detected by the witne
   f.restart_expect_fail_closed("not consistent with the checkpoint of size 7");
 }
 
-// KNOWN GAP (reported, not fixed here): at start the daemon accepts a newest checkpoint signed by
-// any key listed in checkpoint_keys, and treats a missing state/checkpoint.latest as "no witness
+// KNOWN GAP (documented in docs/ledger.md): at start the daemon accepts a newest checkpoint signed
+// by any key listed in checkpoint_keys, and treats a missing state/checkpoint.latest as "no witness
 // yet". Someone who can write the state directory re-signs the ledger with a key they add to
 // checkpoint_keys, deletes the witness, and the daemon serves the edited ledger as sound. Only
 // `ledger verify --key <verifier>` detects it. Observed: /readyz 200, the good digest approved as
@@ -512,11 +512,9 @@ TEST_CASE("A re-signed ledger with its witness deleted fails the daemon closed" 
   f.restart_expect_fail_closed("");
 }
 
-// KNOWN GAP (reported, not fixed here): the witness is verified against the keys listed in the
-// database, so a witness re-signed with the key the attacker added to checkpoint_keys is accepted.
-// Observed as above: ready, and the good digest approved as entry 8.
-TEST_CASE("A re-signed ledger with a re-signed witness fails the daemon closed" *
-          doctest::may_fail()) {
+// The witness is verified with the daemon's own key only, so a witness re-signed with the key the
+// attacker added to checkpoint_keys is refused.
+TEST_CASE("A re-signed ledger with a re-signed witness fails the daemon closed") {
   Filled f;
   std::string note = re_sign_ledger(f.db(), 4, approved_to_refused, fresh_key());
   write_text(f.witness(), note);

@@ -84,6 +84,8 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   std::mutex connections_mutex;
   std::list<std::weak_ptr<Connection>> connections;
+  asio::signal_set stop_signals{ioc, SIGTERM, SIGINT};
+  asio::signal_set reload_signal{ioc, SIGHUP};
 
   Impl(Service& s, const Config& c, Metrics& m) : service(s), config(c), metrics(m) {}
 
@@ -425,8 +427,10 @@ void HttpServer::run(int threads,
                      const std::function<void()>& on_reload,
                      const std::function<void()>& on_stopping) {
   auto& impl = *m_impl;
-  asio::signal_set stop_signals(impl.ioc, SIGTERM, SIGINT);
-  asio::signal_set reload_signal(impl.ioc, SIGHUP);
+  // The signal sets live as long as the server: a second SIGTERM while the daemon finishes
+  // closing the ledger is absorbed instead of killing it.
+  auto& stop_signals = impl.stop_signals;
+  auto& reload_signal = impl.reload_signal;
   asio::steady_timer drain_deadline(impl.ioc);
   std::function<void()> wait_reload = [&] {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {

@@ -1377,7 +1377,8 @@ TEST_CASE("With NOTIFY_SOCKET the daemon sends READY=1 once serving and STOPPING
     stopping = has_assignment(*m, "STOPPING=1");
   }
   CHECK(stopping);
-  CHECK(process.stop() == 0);
+  const int status = process.stop();
+  CHECK_MESSAGE(status == 0, "exit status " << status);
 }
 
 // --- Policy reload --------------------------------------------------------------------------

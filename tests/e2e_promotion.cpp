@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <functional>
 #include <set>
 
@@ -462,6 +463,56 @@ TEST_CASE("A restart keeps every entry and every decision the same") {
   CHECK(after[2] == before[2]);
   CHECK(json::parse(after[0])["decision"] == json::parse(before[0])["decision"]);
   CHECK(g.daemon.http("GET", "/readyz").status == 200);
+}
+
+TEST_CASE("policy check validates offline and policy what-if reports without changing anything") {
+  Gate g;
+  std::string digest = sample_digest(15);
+  REQUIRE(g.record(complete_evidence(g.signer, digest)).status == 201);
+  REQUIRE(g.promote(pinned(digest), "staging").status == 200);
+
+  TempDir dir;
+  json proposed = strict_policy(g.signer.public_key_pem());
+  proposed["environments"]["staging"]["max_findings"]["medium"] = 0; // the scan found 2
+  std::string proposed_path = dir.path() + "/proposed.json";
+  std::string broken_path = dir.path() + "/broken.json";
+  {
+    std::ofstream(proposed_path) << proposed.dump(2);
+    json broken = proposed;
+    broken["environments"]["staging"]["max_findingz"] = json::object();
+    std::ofstream(broken_path) << broken.dump(2);
+  }
+  auto ok = g.daemon.cli({"policy", "check", proposed_path});
+  CHECK_MESSAGE(ok.exit_code == 0, ok.out << ok.err);
+  auto bad = g.daemon.cli({"policy", "check", broken_path});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("environments.staging.max_findingz") != std::string::npos);
+
+  auto policy_before = g.daemon.http("GET", "/v1/policy", "", k_reader_token).json();
+  auto entries_before =
+      g.daemon.http("GET", "/v1/entries?limit=1000", "", k_reader_token).json()["entries"].size();
+  auto what_if = g.daemon.cli({"--json", "policy", "what-if", proposed_path}, k_reader_token);
+  REQUIRE_MESSAGE(what_if.exit_code == 0, what_if.out << what_if.err);
+  json report = what_if.json();
+  CHECK(report["would_refuse"].get<int>() >= 1);
+  bool found = false;
+  for (const auto& r : report["results"]) {
+    if (r["digest"] == digest && r["environment"] == "staging" && r["role"] == "current") {
+      found = true;
+      CHECK(r["decision"] == "refused");
+      CHECK(codes_of(r) == std::set<std::string>{"findings-over-threshold"});
+    }
+  }
+  CHECK(found);
+  auto human = g.daemon.cli({"policy", "what-if", proposed_path}, k_reader_token);
+  CHECK(human.exit_code == 0);
+  CHECK(human.out.find("REFUSED") != std::string::npos);
+  CHECK(g.daemon.http("GET", "/v1/policy", "", k_reader_token).json()["sha256"] ==
+        policy_before["sha256"]);
+  CHECK(
+      g.daemon.http("GET", "/v1/entries?limit=1000", "", k_reader_token).json()["entries"].size() ==
+      entries_before);
+  CHECK(g.promote(pinned(digest), "staging", true).status == 200);
 }
 
 TEST_SUITE_END();

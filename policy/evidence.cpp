@@ -5,6 +5,8 @@
 #include "util/time.hpp"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 namespace dg::policy {
 
@@ -134,11 +136,35 @@ Result<void> merge_object_fields(json& target, const json& incoming, const std::
   return {};
 }
 
+// True when arrays and objects in `doc` nest deeper than `limit` levels. Iterative: it must not
+// itself recurse once per level.
+bool nested_deeper_than(const json& doc, std::size_t limit) {
+  std::vector<std::pair<const json*, std::size_t>> pending{{&doc, 1}};
+  while (!pending.empty()) {
+    auto [node, depth] = pending.back();
+    pending.pop_back();
+    if (!node->is_structured()) {
+      continue;
+    }
+    if (depth > limit) {
+      return true;
+    }
+    for (const auto& child : *node) {
+      pending.emplace_back(&child, depth + 1);
+    }
+  }
+  return false;
+}
+
 } // namespace
 
 Result<Record> parse_record(const json& doc) {
   if (!doc.is_object()) {
     return bad("record", "must be a JSON object");
+  }
+  if (nested_deeper_than(doc, k_max_record_depth)) {
+    return bad("record", "nests arrays and objects deeper than " +
+                             std::to_string(k_max_record_depth) + " levels");
   }
   auto subject_it = doc.find("subject");
   if (subject_it == doc.end() || !subject_it->is_object()) {

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -23,9 +24,14 @@ struct Record {
   json document;          // the record as received
 };
 
-// Check the shape of a record: subject.name and subject.digest present and valid, every other
-// known field of the right type, every timestamp RFC 3339. Fails with Errc::invalid_argument and a
-// message that names the field.
+// The deepest nesting of arrays and objects a record may have (the record itself is level 1).
+// Copying, comparing and serializing JSON recurse once per level, so a deeper document could
+// exhaust the stack; real records are about 5 levels deep.
+inline constexpr std::size_t k_max_record_depth = 64;
+
+// Check the shape of a record: nested at most k_max_record_depth levels, subject.name and
+// subject.digest present and valid, every other known field of the right type, every timestamp
+// RFC 3339. Fails with Errc::invalid_argument and a message that names the field.
 Result<Record> parse_record(const json& document);
 
 // One of the daemon's own checks: ok, or the problems found.

@@ -4,9 +4,10 @@
 #include "util/crypto.hpp"
 #include "util/time.hpp"
 
-#include <functional>
-#include <optional>
+#include <map>
 #include <set>
+#include <utility>
+#include <vector>
 
 namespace dg::policy {
 
@@ -262,34 +263,44 @@ Result<Policy> parse_policy(std::string_view text) {
     }
   }
   // `after` must not loop: an environment that (transitively) comes after itself could never be
-  // promoted to.
+  // promoted to. A depth-first walk over the `after` lists, iterative and linear in the size of
+  // the policy: a proposed policy comes from a request (POST /v1/policy/what-if), so neither its
+  // size nor the length of its stage chains is trusted.
+  enum class Mark { unvisited, on_path, done };
+  std::map<std::string, Mark> marks;
   for (const auto& entry : policy.environments) {
-    // Not a structured binding: clang before 16 cannot capture one in a lambda.
-    const std::string& name = entry.first;
-    std::vector<std::string> path{name};
-    std::set<std::string> seen;
-    std::function<std::optional<std::string>(const std::string&)> walk =
-        [&](const std::string& current) -> std::optional<std::string> {
-      for (const auto& earlier : policy.environments.at(current).after) {
-        if (earlier == name) {
-          std::string cycle;
-          for (const auto& p : path) {
-            cycle += p + " -> ";
-          }
-          return cycle + earlier;
-        }
-        if (seen.insert(earlier).second) {
-          path.push_back(earlier);
-          if (auto found = walk(earlier)) {
-            return found;
-          }
-          path.pop_back();
-        }
+    if (marks[entry.first] != Mark::unvisited) {
+      continue;
+    }
+    marks[entry.first] = Mark::on_path;
+    // Environments from `entry` to the current one, each with the next `after` entry to follow.
+    std::vector<std::pair<const EnvironmentPolicy*, std::size_t>> path{{&entry.second, 0}};
+    while (!path.empty()) {
+      const EnvironmentPolicy& env = *path.back().first;
+      std::size_t next = path.back().second++;
+      if (next == env.after.size()) {
+        marks[env.name] = Mark::done;
+        path.pop_back();
+        continue;
       }
-      return std::nullopt;
-    };
-    if (auto cycle = walk(name)) {
-      return at("environments." + name + ".after", "the stage order loops: " + *cycle);
+      const std::string& earlier = env.after[next];
+      Mark& mark = marks[earlier];
+      if (mark == Mark::on_path) {
+        std::string cycle;
+        bool in_cycle = false;
+        for (const auto& step : path) {
+          in_cycle = in_cycle || step.first->name == earlier;
+          if (in_cycle) {
+            cycle += step.first->name + " -> ";
+          }
+        }
+        return at("environments." + earlier + ".after",
+                  "the stage order loops: " + cycle + earlier);
+      }
+      if (mark == Mark::unvisited) {
+        mark = Mark::on_path;
+        path.emplace_back(&policy.environments.at(earlier), 0);
+      }
     }
   }
   policy.document = std::move(doc);

@@ -107,7 +107,15 @@ Result<TimeNs> parse_rfc3339(std::string_view s) {
   std::int64_t days =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
-  return secs * 1000000000 + frac_ns;
+  // Four-digit years reach past what nanoseconds in 64 bits can hold.
+  constexpr std::int64_t k_ns = 1000000000;
+  if (secs > (std::numeric_limits<TimeNs>::max() - frac_ns) / k_ns ||
+      secs < std::numeric_limits<TimeNs>::min() / k_ns) {
+    return make_error(Errc::invalid_argument,
+                      "timestamp out of range (1677-09-21 to 2262-04-11): '" +
+                          std::string(s.substr(0, 64)) + "'");
+  }
+  return secs * k_ns + frac_ns;
 }
 
 std::string format_rfc3339(TimeNs t) {

@@ -15,7 +15,8 @@ using TimeNs = std::int64_t;
 // The wall clock.
 TimeNs now_ns();
 
-// Parse an RFC 3339 date-time ("2026-11-20T10:00:00Z", "2026-11-20T10:00:00.123+02:00").
+// Parse an RFC 3339 date-time ("2026-11-20T10:00:00Z", "2026-11-20T10:00:00.123+02:00"). Fails
+// on a time TimeNs cannot hold (outside 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z).
 Result<TimeNs> parse_rfc3339(std::string_view text);
 
 // Format as "2026-11-20T10:00:00.123456Z" (UTC, microseconds).

@@ -1,0 +1,900 @@
+// dg_bench: runs every digestgate benchmark and its baseline in the same run, on the same
+// machine, prints a table and writes a JSON report. See docs/performance.md.
+//
+// Each figure is a ratio against a baseline measured alongside it (the machine may be shared and
+// noisy); where a scenario has rounds, baseline and digestgated alternate and the medians are
+// compared. Every digestgated runs from a fresh state directory under a temporary directory
+// (config with port 0, `digestgated init`, the listen-address file), and every load comes from
+// dg_bench_load, started here.
+#include "bench/evidence.hpp"
+#include "bench/support.hpp"
+
+#include "util/crypto.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+#include <thread>
+
+namespace dg::bench {
+namespace {
+
+constexpr const char* k_token = "bench-token";
+constexpr const char* k_origin = "bench.digestgate/ledger";
+constexpr int k_write_digests = 256;
+
+constexpr const char* k_usage = R"(usage: dg_bench [options]
+  --quick            small ledgers and short runs (a smoke test of a minute or two)
+  --out FILE         where to write the JSON report (default: bench/report.json beside this tree)
+  --dir DIR          where to make the temporary directory (default: $TMPDIR or /tmp)
+  --keep             keep the temporary directory (state, logs)
+  --only LIST        comma-separated scenarios: read,write,record,ledger (default: all)
+  --duration S       measured seconds per load run (default 10; quick 3)
+  --rounds N         alternating baseline/digestgated rounds for read and write (default 3; quick 1)
+  --sizes LIST       ledger sizes (default 1000,100000,1000000; quick 1000,10000)
+)";
+
+struct Settings {
+  bool quick = false;
+  std::string out = DG_BENCH_REPORT;
+  std::string dir;
+  bool keep = false;
+  std::set<std::string> only;
+  double duration = 10;
+  double warmup = 2;
+  int rounds = 3;
+  std::vector<std::int64_t> sizes = {1000, 100000, 1000000};
+  int read_connections = 32;
+  int write_connections = 64;
+  int record_connections = 64;
+  std::size_t record_bodies = 30000;
+
+  bool wants(const std::string& scenario) const { return only.empty() || only.count(scenario); }
+};
+
+void say(const std::string& text) {
+  std::time_t t = std::time(nullptr);
+  char stamp[16];
+  std::strftime(stamp, sizeof stamp, "%H:%M:%S", std::localtime(&t));
+  std::cerr << "[" << stamp << "] " << text << std::endl;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) {
+    return 0;
+  }
+  std::sort(v.begin(), v.end());
+  std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string tail(const std::string& text, std::size_t n = 3000) {
+  return text.size() <= n ? text : "[...]\n" + text.substr(text.size() - n);
+}
+
+json parse_output(const ProcessResult& r, const std::string& what) {
+  if (r.exit_code != 0) {
+    throw std::runtime_error(what + " exited with " + std::to_string(r.exit_code) + ":\n" +
+                             tail(r.out + r.err));
+  }
+  auto j = json::parse(r.out, nullptr, false);
+  if (j.is_discarded()) {
+    throw std::runtime_error(what + " printed no JSON:\n" + tail(r.out + r.err));
+  }
+  return j;
+}
+
+// A value of the Prometheus exposition `text` ("name value" lines without labels).
+double metric(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + " ", 0) == 0) {
+      return std::strtod(line.c_str() + name.size() + 1, nullptr);
+    }
+  }
+  return 0;
+}
+
+// --- digestgated under test ---------------------------------------------------------------
+
+class Daemon {
+public:
+  // Writes policy.json and config.json into `dir` (listen 127.0.0.1:0, state in dir/state) and
+  // runs `digestgated init`.
+  Daemon(std::string dir, const json& policy) : m_dir(std::move(dir)) {
+    ::mkdir(m_dir.c_str(), 0700);
+    write_text(m_dir + "/policy.json", policy.dump(2));
+    json config = {{"listen", "127.0.0.1:0"},
+                   {"state_dir", state_dir()},
+                   {"policy", m_dir + "/policy.json"},
+                   {"origin", k_origin},
+                   {"principals",
+                    {{{"name", "bench"},
+                      {"roles", {"recorder", "promoter", "operator"}},
+                      {"token_sha256", sha256_hex(k_token)}}}}};
+    write_text(m_dir + "/config.json", config.dump(2));
+    auto init = run_process({DG_BENCH_DAEMON, "init", "--state-dir", state_dir()}, m_dir, 60);
+    if (init.exit_code != 0) {
+      throw std::runtime_error("digestgated init failed:\n" + init.out + init.err);
+    }
+  }
+
+  ~Daemon() { stop(); }
+
+  std::string state_dir() const { return m_dir + "/state"; }
+  std::string db_path() const { return state_dir() + "/ledger.db"; }
+  const std::string& host() const { return m_host; }
+  int port() const { return m_port; }
+  std::string address() const { return m_host + ":" + std::to_string(m_port); }
+  pid_t pid() const { return m_child ? m_child->pid() : -1; }
+
+  // Starts digestgated and waits until /healthz and then /readyz answer 200; returns the seconds
+  // from the fork to each.
+  json start(int timeout_seconds = 1800) {
+    std::string address_file = state_dir() + "/listen-address";
+    ::unlink(address_file.c_str());
+    m_child = std::make_unique<Child>(
+        std::vector<std::string>{DG_BENCH_DAEMON, "--config", m_dir + "/config.json"},
+        m_dir + "/daemon.log");
+    auto deadline = m_child->started() + std::chrono::seconds(timeout_seconds);
+    std::optional<double> healthy;
+    for (;;) {
+      if (!m_child->alive()) {
+        throw std::runtime_error("digestgated exited while starting:\n" +
+                                 tail(read_text(m_dir + "/daemon.log")));
+      }
+      if (m_port == 0 || !healthy) {
+        std::string text = read_text(address_file);
+        auto colon = text.rfind(':');
+        if (colon != std::string::npos && text.find('\n') != std::string::npos) {
+          m_host = text.substr(0, colon);
+          m_port = std::atoi(text.c_str() + colon + 1);
+        }
+      }
+      if (m_port != 0) {
+        if (!healthy) {
+          if (http_request(m_host, m_port, "GET", "/healthz", "", "", 2000).status == 200) {
+            healthy = seconds_since(m_child->started());
+          }
+        }
+        if (healthy && http_request(m_host, m_port, "GET", "/readyz", "", "", 2000).status == 200) {
+          double ready = seconds_since(m_child->started());
+          return json{{"healthz_s", *healthy}, {"readyz_s", ready}};
+        }
+      }
+      if (Clock::now() > deadline) {
+        throw std::runtime_error("digestgated did not become ready in time:\n" +
+                                 tail(read_text(m_dir + "/daemon.log")));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+
+  void stop() {
+    if (m_child) {
+      m_child->stop(SIGTERM);
+      m_child.reset();
+    }
+    m_port = 0;
+  }
+
+  HttpResult request(const std::string& method,
+                     const std::string& target,
+                     const std::string& body = "") const {
+    return http_request(m_host, m_port, method, target, body, k_token, 30000);
+  }
+
+  std::int64_t entries() const {
+    auto r = http_request(m_host, m_port, "GET", "/readyz");
+    return r.json_body().value("entries", std::int64_t{-1});
+  }
+
+private:
+  std::string m_dir;
+  std::unique_ptr<Child> m_child;
+  std::string m_host;
+  int m_port = 0;
+};
+
+// --- Load ---------------------------------------------------------------------------------
+
+struct Load {
+  std::string address;
+  int connections = 32;
+  double duration = 10;
+  double warmup = 2;
+  std::string method = "POST";
+  std::string target;
+  std::string body_file;
+  std::string bodies_file;
+  bool cycle = false;
+};
+
+json run_load(const Load& l, const std::string& scratch) {
+  std::vector<std::string> argv = {DG_BENCH_LOAD,
+                                   "--address",
+                                   l.address,
+                                   "--connections",
+                                   std::to_string(l.connections),
+                                   "--duration",
+                                   std::to_string(l.duration),
+                                   "--warmup",
+                                   std::to_string(l.warmup),
+                                   "--method",
+                                   l.method,
+                                   "--target",
+                                   l.target,
+                                   "--header",
+                                   std::string("Authorization: Bearer ") + k_token};
+  if (!l.body_file.empty()) {
+    argv.insert(argv.end(), {"--body-file", l.body_file});
+  }
+  if (!l.bodies_file.empty()) {
+    argv.insert(argv.end(), {"--bodies-file", l.bodies_file});
+  }
+  if (l.cycle) {
+    argv.emplace_back("--cycle");
+  }
+  auto timeout = static_cast<int>(l.duration + l.warmup) + 120;
+  return parse_output(run_process(argv, scratch, timeout), "dg_bench_load");
+}
+
+std::uint64_t status_count(const json& load, int status) {
+  return load["status"].value(std::to_string(status), std::uint64_t{0});
+}
+
+// The fraction of responses with `status`; the load's errors count against it.
+void expect_status(const json& load, int status, const std::string& what) {
+  std::uint64_t total = load["requests"].get<std::uint64_t>();
+  std::uint64_t good = status_count(load, status);
+  if (total == 0 || good != total || load["errors"].get<std::uint64_t>() > 0) {
+    throw std::runtime_error(what + ": expected every response to be " + std::to_string(status) +
+                             ", got " + load["status"].dump() + " and " + load["errors"].dump() +
+                             " transport errors");
+  }
+}
+
+// --- Evidence -----------------------------------------------------------------------------
+
+struct Signer {
+  EcdsaKey key = EcdsaKey::generate();
+  SignFn fn() const {
+    return [this](std::string_view message) { return base64_encode(key.sign(message)); };
+  }
+};
+
+// Records complete evidence for `digest` and checks the daemon took it.
+void record_target(const Daemon& d, const Signer& signer, const std::string& digest) {
+  json evidence = complete_evidence(signer.fn(), digest, k_repository, now_ns());
+  auto r = d.request("POST", "/v1/validations", evidence.dump());
+  if (r.status != 201) {
+    throw std::runtime_error("recording the target evidence answered " + std::to_string(r.status) +
+                             ": " + r.body);
+  }
+}
+
+std::string promotion_body(const std::string& digest, bool dry_run) {
+  return json{{"reference", std::string(k_repository) + "@" + digest},
+              {"environment", "staging"},
+              {"dry_run", dry_run}}
+      .dump();
+}
+
+// Checks that one promotion is approved (so the load measures approvals, not refusals).
+void expect_approved(const Daemon& d, const std::string& body) {
+  auto r = d.request("POST", "/v1/promotions", body);
+  if (r.status != 200 || r.json_body().value("decision", "") != "approved") {
+    throw std::runtime_error("the benchmark promotion is not approved (" +
+                             std::to_string(r.status) + "): " + r.body);
+  }
+}
+
+json memory_json(pid_t pid) {
+  Memory m = process_memory(pid);
+  return json{{"rss_kb", m.rss_kb}, {"hwm_kb", m.hwm_kb}};
+}
+
+// --- Scenarios ----------------------------------------------------------------------------
+
+json read_path(const Settings& s, const std::string& work) {
+  say("read path: bare Beast server vs dry-run promotions, " + std::to_string(s.read_connections) +
+      " connections");
+  std::string dir = work + "/read";
+  Signer signer;
+  Daemon daemon(dir, bench_policy(signer.key.public_key_pem()));
+  daemon.start();
+  std::string digest = digest_of("bench-read-target");
+  record_target(daemon, signer, digest);
+  std::string body = promotion_body(digest, true);
+  expect_approved(daemon, body);
+  write_text(dir + "/dry-run.json", body);
+
+  std::string bare_address_file = dir + "/bare-address";
+  Child bare({DG_BENCH_BARE, "--address-file", bare_address_file}, dir + "/bare.log");
+  std::string bare_address;
+  for (int i = 0; i < 5000 && bare_address.find('\n') == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    bare_address = read_text(bare_address_file);
+  }
+  bare_address = bare_address.substr(0, bare_address.find('\n'));
+
+  Load load{
+      "", s.read_connections, s.duration, s.warmup, "POST", "/v1/promotions", dir + "/dry-run.json",
+      ""};
+  json rounds = json::array();
+  std::vector<double> base_rps, dg_rps, dg_p50, dg_p99, base_p50, base_p99;
+  for (int r = 0; r < s.rounds; ++r) {
+    load.address = bare_address;
+    json b = run_load(load, dir);
+    expect_status(b, 200, "bare server");
+    load.address = daemon.address();
+    json d = run_load(load, dir);
+    expect_status(d, 200, "dry-run promotions");
+    base_rps.push_back(b["rps"]);
+    dg_rps.push_back(d["rps"]);
+    base_p50.push_back(b["latency"]["p50_ms"]);
+    base_p99.push_back(b["latency"]["p99_ms"]);
+    dg_p50.push_back(d["latency"]["p50_ms"]);
+    dg_p99.push_back(d["latency"]["p99_ms"]);
+    say("  round " + std::to_string(r + 1) + ": bare " + std::to_string(b["rps"].get<double>()) +
+        " req/s, digestgated " + std::to_string(d["rps"].get<double>()) + " req/s");
+    rounds.push_back({{"baseline", b}, {"digestgate", d}, {"load_average", load_average()}});
+  }
+  // Where a gap comes from: the daemon's cost per request without an evaluation (an
+  // authenticated GET /v1/checkpoint) against the same bare server.
+  Load floor{bare_address, s.read_connections, s.duration, s.warmup,
+             "GET",        "/v1/checkpoint",   "",         ""};
+  json floor_bare = run_load(floor, dir);
+  expect_status(floor_bare, 200, "bare server");
+  floor.address = daemon.address();
+  json floor_daemon = run_load(floor, dir);
+  expect_status(floor_daemon, 200, "GET /v1/checkpoint");
+  say("  floor: bare " + std::to_string(floor_bare["rps"].get<double>()) +
+      " req/s, digestgated GET /v1/checkpoint " +
+      std::to_string(floor_daemon["rps"].get<double>()) + " req/s");
+  json out = {{"connections", s.read_connections},
+              {"request", "POST /v1/promotions dry_run, complete signed evidence, strict policy"},
+              {"http_floor",
+               {{"request", "GET /v1/checkpoint (authenticated, logged, no evaluation)"},
+                {"digestgate_rps", floor_daemon["rps"]},
+                {"baseline_rps", floor_bare["rps"]},
+                {"ratio", floor_daemon["rps"].get<double>() / floor_bare["rps"].get<double>()},
+                {"digestgate_p99_ms", floor_daemon["latency"]["p99_ms"]},
+                {"digestgate", floor_daemon},
+                {"baseline", floor_bare}}},
+              {"baseline", "bare Boost.Beast server, fixed JSON body, same threads"},
+              {"digestgate_rps", median(dg_rps)},
+              {"baseline_rps", median(base_rps)},
+              {"ratio", median(dg_rps) / median(base_rps)},
+              {"target", ">= 0.5"},
+              {"met", median(dg_rps) / median(base_rps) >= 0.5},
+              {"digestgate_p50_ms", median(dg_p50)},
+              {"digestgate_p99_ms", median(dg_p99)},
+              {"baseline_p50_ms", median(base_p50)},
+              {"baseline_p99_ms", median(base_p99)},
+              {"daemon_memory", memory_json(daemon.pid())},
+              {"rounds", rounds}};
+  bare.stop(SIGTERM);
+  return out;
+}
+
+json write_path(const Settings& s, const std::string& work) {
+  say("write path: durable approved promotions (" + std::to_string(s.write_connections) +
+      " clients) vs single-row durable SQLite inserts");
+  std::string dir = work + "/write";
+  Signer signer;
+  Daemon daemon(dir, bench_policy(signer.key.public_key_pem()));
+  daemon.start();
+  // Deploy tooling promotes many releases: the promotions rotate over k_write_digests recorded
+  // digests, so that no digest gathers an unrealistic number of entries.
+  std::string bodies;
+  for (int i = 0; i < k_write_digests; ++i) {
+    std::string digest = digest_of("bench-write-" + std::to_string(i));
+    record_target(daemon, signer, digest);
+    bodies += promotion_body(digest, false) + "\n";
+  }
+  expect_approved(daemon, promotion_body(digest_of("bench-write-0"), false));
+  write_text(dir + "/promotions.jsonl", bodies);
+
+  Load load{daemon.address(),
+            s.write_connections,
+            s.duration,
+            s.warmup,
+            "POST",
+            "/v1/promotions",
+            "",
+            dir + "/promotions.jsonl",
+            true};
+  json rounds = json::array();
+  std::vector<double> base_rps, dg_rps, dg_p50, dg_p99;
+  for (int r = 0; r < s.rounds; ++r) {
+    json b = parse_output(
+        run_process({DG_BENCH_SQLITE, "--dir", dir, "--seconds", std::to_string(s.duration)}, dir,
+                    static_cast<int>(s.duration) + 120),
+        "dg_bench_sqlite");
+    std::int64_t before = daemon.entries();
+    json d = run_load(load, dir);
+    std::int64_t after = daemon.entries();
+    expect_status(d, 200, "approved promotions");
+    // Every 200 counted must be a ledgered entry.
+    if (after - before < static_cast<std::int64_t>(d["requests"].get<std::uint64_t>())) {
+      throw std::runtime_error("fewer ledger entries than approvals: " + std::to_string(before) +
+                               " -> " + std::to_string(after));
+    }
+    d["ledger_entries_added"] = after - before;
+    base_rps.push_back(b["rps"]);
+    dg_rps.push_back(d["rps"]);
+    dg_p50.push_back(d["latency"]["p50_ms"]);
+    dg_p99.push_back(d["latency"]["p99_ms"]);
+    say("  round " + std::to_string(r + 1) + ": sqlite " + std::to_string(b["rps"].get<double>()) +
+        " rows/s, digestgated " + std::to_string(d["rps"].get<double>()) + " approvals/s");
+    rounds.push_back({{"baseline", b}, {"digestgate", d}, {"load_average", load_average()}});
+  }
+  std::string metrics = daemon.request("GET", "/metrics").body;
+  double batches = metric(metrics, "digestgate_ledger_commit_batch_size_count");
+  json out = {
+      {"connections", s.write_connections},
+      {"request", "POST /v1/promotions (approved, ledgered, durable before the answer), "
+                  "round-robin over 256 recorded digests"},
+      {"baseline", "SQLite WAL synchronous=FULL, one INSERT per transaction, same directory"},
+      {"digestgate_rps", median(dg_rps)},
+      {"baseline_rps", median(base_rps)},
+      {"ratio", median(dg_rps) / median(base_rps)},
+      {"target", ">= 2"},
+      {"met", median(dg_rps) / median(base_rps) >= 2},
+      {"digestgate_p50_ms", median(dg_p50)},
+      {"digestgate_p99_ms", median(dg_p99)},
+      {"commits", batches},
+      {"mean_commit_batch",
+       batches > 0 ? metric(metrics, "digestgate_ledger_commit_batch_size_sum") / batches : 0.0},
+      {"mean_commit_ms",
+       batches > 0 ? 1000 * metric(metrics, "digestgate_ledger_append_seconds_sum") / batches
+                   : 0.0},
+      {"rounds", rounds}};
+  return out;
+}
+
+json record_path(const Settings& s, const std::string& work) {
+  say("record path: validations with signed evidence vs bare OpenSSL verifications");
+  std::string dir = work + "/record";
+  Signer signer;
+  Daemon daemon(dir, bench_policy(signer.key.public_key_pem()));
+  write_text(dir + "/signer.pub", signer.key.public_key_pem());
+  daemon.start();
+
+  std::string bodies_file = dir + "/records.jsonl";
+  {
+    auto t0 = Clock::now();
+    std::ofstream out(bodies_file);
+    TimeNs now = now_ns();
+    for (std::size_t i = 0; i < s.record_bodies; ++i) {
+      std::string digest = digest_of("bench-record-" + std::to_string(i));
+      out << complete_evidence(signer.fn(), digest, k_repository, now).dump() << "\n";
+    }
+    say("  signed " + std::to_string(s.record_bodies) + " records in " +
+        std::to_string(seconds_since(t0)) + " s");
+  }
+  Load load{daemon.address(),
+            s.record_connections,
+            s.duration * 3,
+            s.warmup,
+            "POST",
+            "/v1/validations",
+            "",
+            bodies_file};
+  json d = run_load(load, dir);
+  expect_status(d, 201, "validations");
+  // The recorded evidence is what it claims: a recorded digest is approved under the strict
+  // policy, which verifies both signatures.
+  expect_approved(daemon, promotion_body(digest_of("bench-record-0"), true));
+  json b = parse_output(run_process({DG_BENCH_VERIFY, "--bodies-file", bodies_file, "--public-key",
+                                     dir + "/signer.pub"},
+                                    dir, 600),
+                        "dg_bench_verify");
+  double ratio = d["rps"].get<double>() / b["records_per_second"].get<double>();
+  say("  digestgated " + std::to_string(d["rps"].get<double>()) + " records/s; OpenSSL " +
+      std::to_string(b["records_per_second"].get<double>()) + " records/s (" +
+      std::to_string(b["verifications_per_second"].get<double>()) + " verifications/s)");
+  return json{{"connections", s.record_connections},
+              {"request", "POST /v1/validations, a distinct digest each, complete signed evidence"},
+              {"baseline", "bare OpenSSL EVP_DigestVerify of the same records' signatures (2 per "
+                           "record), one thread"},
+              {"digestgate_rps", d["rps"]},
+              {"baseline_records_per_second", b["records_per_second"]},
+              {"baseline_verifications_per_second", b["verifications_per_second"]},
+              {"ratio", ratio},
+              {"digestgate_p50_ms", d["latency"]["p50_ms"]},
+              {"digestgate_p99_ms", d["latency"]["p99_ms"]},
+              {"digestgate", d},
+              {"baseline_run", b},
+              {"load_average", load_average()}};
+}
+
+// A digestgated serving a filled ledger, with a dry-run promotion it approves.
+struct Served {
+  std::unique_ptr<Daemon> daemon;
+  std::string dir;
+  std::string body_file;
+};
+
+json ledger_sizes(const Settings& s, const std::string& work) {
+  json sizes = json::array();
+  std::int64_t smallest = *std::min_element(s.sizes.begin(), s.sizes.end());
+  std::int64_t largest = *std::max_element(s.sizes.begin(), s.sizes.end());
+  json verify;
+  // The smallest and the largest ledgers stay served until both are up; their dry-run loads then
+  // alternate, round by round, like the other comparisons.
+  std::map<std::int64_t, Served> served;
+  std::vector<std::string> dirs;
+  Signer signer;
+  for (std::int64_t n : s.sizes) {
+    say("ledger of " + std::to_string(n) + " entries: fill");
+    std::string dir = work + "/ledger-" + std::to_string(n);
+    dirs.push_back(dir);
+    json item = {{"entries", n}};
+    auto daemon = std::make_unique<Daemon>(dir, bench_policy(signer.key.public_key_pem()));
+    json fill = parse_output(run_process({DG_BENCH_FILL, "--state-dir", daemon->state_dir(),
+                                          "--entries", std::to_string(n), "--origin", k_origin},
+                                         dir, 4 * 3600),
+                             "dg_bench_fill");
+    item["fill"] = fill;
+    say("  " + std::to_string(fill["append_rate"].get<double>()) + " entries/s, " +
+        std::to_string(fill["db_bytes"].get<std::int64_t>() / (1024 * 1024)) + " MiB");
+
+    if (n == largest) {
+      say("  digestgate ledger verify vs SHA-256 over the file");
+      std::string db = daemon->db_path();
+      json sha1 = parse_output(run_process({DG_BENCH_SHA256, db}, dir, 3600), "dg_bench_sha256");
+      auto v = run_process({DG_BENCH_CLI, "ledger", "verify", "--db", db, "--json"}, dir, 4 * 3600);
+      json report = parse_output(v, "digestgate ledger verify");
+      if (!report.value("ok", false)) {
+        throw std::runtime_error("the filled ledger does not verify: " + v.out);
+      }
+      json sha2 = parse_output(run_process({DG_BENCH_SHA256, db}, dir, 3600), "dg_bench_sha256");
+      double bytes = static_cast<double>(file_size(db));
+      // The faster of two SHA-256 runs, one before and one after the verification (the file is
+      // then in the page cache for all three).
+      double sha_rate =
+          std::max(sha1["bytes_per_second"].get<double>(), sha2["bytes_per_second"].get<double>());
+      double verify_rate = bytes / v.seconds;
+      verify = {{"entries", report["entries"]},
+                {"checkpoints", report["checkpoints"]},
+                {"bytes", bytes},
+                {"verify_seconds", v.seconds},
+                {"verify_bytes_per_second", verify_rate},
+                {"sha256_bytes_per_second", sha_rate},
+                {"sha256_runs", {sha1, sha2}},
+                {"ratio", verify_rate / sha_rate},
+                {"target", ">= 0.25"},
+                {"met", verify_rate / sha_rate >= 0.25},
+                {"load_average", load_average()}};
+      say("  verify " + std::to_string(verify_rate / 1e6) + " MB/s, SHA-256 " +
+          std::to_string(sha_rate / 1e6) + " MB/s");
+    }
+
+    say("  start digestgated");
+    item["start"] = daemon->start();
+    item["memory_after_start"] = memory_json(daemon->pid());
+    say("  healthy after " + std::to_string(item["start"]["healthz_s"].get<double>()) +
+        " s, ready after " + std::to_string(item["start"]["readyz_s"].get<double>()) + " s");
+    item["load_average"] = load_average();
+    sizes.push_back(item);
+    if (n == smallest || n == largest) {
+      std::string digest = digest_of("bench-scale-target");
+      record_target(*daemon, signer, digest);
+      std::string body = promotion_body(digest, true);
+      expect_approved(*daemon, body);
+      write_text(dir + "/dry-run.json", body);
+      served[n] = Served{std::move(daemon), dir, dir + "/dry-run.json"};
+    } else {
+      daemon->stop();
+      daemon.reset();
+      if (!s.keep) {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
+      }
+    }
+  }
+
+  json rounds = json::array();
+  std::map<std::int64_t, std::vector<double>> p50, p99, rps;
+  std::map<std::int64_t, json> last;
+  for (int r = 0; r < s.rounds; ++r) {
+    json round = json::object();
+    for (auto& [n, srv] : served) {
+      Load load{srv.daemon->address(), s.read_connections, s.duration, s.warmup, "POST",
+                "/v1/promotions",      srv.body_file,      ""};
+      json d = run_load(load, srv.dir);
+      expect_status(d, 200, "dry-run promotions");
+      p50[n].push_back(d["latency"]["p50_ms"]);
+      p99[n].push_back(d["latency"]["p99_ms"]);
+      rps[n].push_back(d["rps"]);
+      say("  dry-run at " + std::to_string(n) +
+          " entries: " + std::to_string(d["rps"].get<double>()) + " req/s, p99 " +
+          std::to_string(d["latency"]["p99_ms"].get<double>()) + " ms");
+      round[std::to_string(n)] = d;
+    }
+    round["load_average"] = load_average();
+    rounds.push_back(round);
+  }
+  json memory = json::object();
+  for (auto& [n, srv] : served) {
+    memory[std::to_string(n)] = memory_json(srv.daemon->pid());
+  }
+  for (auto& item : sizes) {
+    std::string key = item["entries"].dump();
+    if (memory.contains(key)) {
+      item["memory_after_load"] = memory[key];
+    }
+  }
+  for (auto& [n, srv] : served) {
+    srv.daemon->stop();
+  }
+  served.clear();
+  if (!s.keep) {
+    for (const auto& dir : dirs) {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored); // the largest ledger takes gigabytes
+    }
+  }
+
+  json scale;
+  if (smallest != largest) {
+    double p99_small = median(p99[smallest]);
+    double p99_large = median(p99[largest]);
+    std::string small_key = std::to_string(smallest);
+    std::string large_key = std::to_string(largest);
+    scale = {{"small_entries", smallest},
+             {"large_entries", largest},
+             {"p99_ms_small", p99_small},
+             {"p99_ms_large", p99_large},
+             {"p50_ms_small", median(p50[smallest])},
+             {"p50_ms_large", median(p50[largest])},
+             {"rps_small", median(rps[smallest])},
+             {"rps_large", median(rps[largest])},
+             {"ratio", p99_large / p99_small},
+             {"target", "<= 1.5"},
+             {"met", p99_large / p99_small <= 1.5},
+             {"rss_kb_small", memory[small_key]["rss_kb"]},
+             {"rss_kb_large", memory[large_key]["rss_kb"]},
+             {"hwm_kb_small", memory[small_key]["hwm_kb"]},
+             {"hwm_kb_large", memory[large_key]["hwm_kb"]},
+             {"rounds", rounds}};
+  }
+  return json{{"sizes", sizes}, {"scale", scale}, {"verify", verify}};
+}
+
+// --- Output -------------------------------------------------------------------------------
+
+std::string fixed(double v, int digits) {
+  std::ostringstream ss;
+  ss << std::fixed << std::setprecision(digits) << v;
+  return ss.str();
+}
+
+std::string yes_no(const json& j) {
+  return j.is_boolean() ? (j.get<bool>() ? "yes" : "NO") : "-";
+}
+
+void print_table(const json& report) {
+  std::ostringstream t;
+  auto row = [&](const std::string& a, const std::string& b, const std::string& c,
+                 const std::string& d, const std::string& e, const std::string& f) {
+    t << std::left << std::setw(24) << a << std::setw(36) << b << std::setw(34) << c << std::setw(8)
+      << d << std::setw(9) << e << f << "\n";
+  };
+  t << "\n";
+  row("benchmark", "digestgate", "baseline", "ratio", "target", "met");
+  row(std::string(23, '-'), std::string(35, '-'), std::string(33, '-'), "-------", "--------",
+      "---");
+  if (report.contains("read_path")) {
+    const json& r = report["read_path"];
+    row("read: dry-run",
+        fixed(r["digestgate_rps"], 0) + "/s p50 " + fixed(r["digestgate_p50_ms"], 2) + " p99 " +
+            fixed(r["digestgate_p99_ms"], 2) + " ms",
+        fixed(r["baseline_rps"], 0) + "/s bare Beast", fixed(r["ratio"], 2),
+        r["target"].get<std::string>(), yes_no(r["met"]));
+  }
+  if (report.contains("read_path")) {
+    const json& f = report["read_path"]["http_floor"];
+    row("read: HTTP floor", fixed(f["digestgate_rps"], 0) + "/s GET /v1/checkpoint",
+        fixed(f["baseline_rps"], 0) + "/s bare Beast", fixed(f["ratio"], 2), "report", "-");
+  }
+  if (report.contains("write_path")) {
+    const json& r = report["write_path"];
+    row("write: approvals",
+        fixed(r["digestgate_rps"], 0) + "/s p50 " + fixed(r["digestgate_p50_ms"], 1) + " p99 " +
+            fixed(r["digestgate_p99_ms"], 1) + " ms",
+        fixed(r["baseline_rps"], 0) + "/s SQLite 1 row/txn", fixed(r["ratio"], 2),
+        r["target"].get<std::string>(), yes_no(r["met"]));
+  }
+  if (report.contains("record_path")) {
+    const json& r = report["record_path"];
+    row("record: validations",
+        fixed(r["digestgate_rps"], 0) + "/s p99 " + fixed(r["digestgate_p99_ms"], 1) + " ms",
+        fixed(r["baseline_records_per_second"], 0) + "/s (2 OpenSSL verifies)",
+        fixed(r["ratio"], 2), "report", "-");
+  }
+  if (report.contains("ledger")) {
+    const json& v = report["ledger"]["verify"];
+    if (!v.is_null()) {
+      row("verify: " + v["entries"].dump() + " entries",
+          fixed(v["verify_bytes_per_second"].get<double>() / 1e6, 0) + " MB/s in " +
+              fixed(v["verify_seconds"], 1) + " s",
+          fixed(v["sha256_bytes_per_second"].get<double>() / 1e6, 0) + " MB/s SHA-256",
+          fixed(v["ratio"], 2), v["target"].get<std::string>(), yes_no(v["met"]));
+    }
+    const json& sc = report["ledger"]["scale"];
+    if (!sc.is_null()) {
+      row("scale: dry-run p99",
+          fixed(sc["p99_ms_large"], 2) + " ms at " + sc["large_entries"].dump(),
+          fixed(sc["p99_ms_small"], 2) + " ms at " + sc["small_entries"].dump(),
+          fixed(sc["ratio"], 2), sc["target"].get<std::string>(), yes_no(sc["met"]));
+      row("scale: daemon RSS", sc["rss_kb_large"].dump() + " kB at " + sc["large_entries"].dump(),
+          sc["rss_kb_small"].dump() + " kB at " + sc["small_entries"].dump(),
+          fixed(sc["rss_kb_large"].get<double>() / sc["rss_kb_small"].get<double>(), 2), "report",
+          "-");
+    }
+    t << "\n";
+    t << std::left << std::setw(10) << "entries" << std::setw(11) << "append/s" << std::setw(9)
+      << "db MiB" << std::setw(40) << "lookup p50/p99 us (by seq, by digest)" << std::setw(24)
+      << "start healthz/readyz"
+      << "RSS after start\n";
+    for (const auto& item : report["ledger"]["sizes"]) {
+      const json& l = item["fill"]["lookups"];
+      t << std::left << std::setw(10) << item["entries"].dump() << std::setw(11)
+        << fixed(item["fill"]["append_rate"], 0) << std::setw(9)
+        << fixed(item["fill"]["db_bytes"].get<double>() / (1024 * 1024), 1) << std::setw(40)
+        << (fixed(l["entry_by_seq"]["p50_ms"].get<double>() * 1000, 0) + "/" +
+            fixed(l["entry_by_seq"]["p99_ms"].get<double>() * 1000, 0) + ", " +
+            fixed(l["digest_validations"]["p50_ms"].get<double>() * 1000, 0) + "/" +
+            fixed(l["digest_validations"]["p99_ms"].get<double>() * 1000, 0))
+        << std::setw(24)
+        << (fixed(item["start"]["healthz_s"], 2) + "/" + fixed(item["start"]["readyz_s"], 2) + " s")
+        << item["memory_after_start"]["rss_kb"].dump() << " kB\n";
+    }
+  }
+  const json& m = report["machine"];
+  t << "\nmachine: " << m.value("nproc", 0) << " CPUs, " << m.value("cpu_model", "") << ", "
+    << m.value("memory_kb", std::int64_t{0}) / 1024 << " MiB, " << m.value("filesystem", "")
+    << "; load average at start " << report["load_average_start"].dump() << ", at end "
+    << report["load_average_end"].dump() << "\n";
+  std::cout << t.str();
+}
+
+int run(const Settings& s) {
+  TempDir work(s.dir, s.keep);
+  json report;
+  report["mode"] = s.quick ? "quick" : "full";
+  report["started_at"] = format_rfc3339(now_ns());
+  report["version"] = DG_VERSION;
+  report["machine"] = machine_facts(work.path());
+  report["load_average_start"] = load_average();
+  report["settings"] = {
+      {"duration_s", s.duration}, {"warmup_s", s.warmup}, {"rounds", s.rounds}, {"sizes", s.sizes}};
+  auto save = [&] {
+    report["load_average_end"] = load_average();
+    write_text(s.out, report.dump(2) + "\n");
+  };
+  auto started = Clock::now();
+  if (s.wants("read")) {
+    report["read_path"] = read_path(s, work.path());
+    save();
+  }
+  if (s.wants("write")) {
+    report["write_path"] = write_path(s, work.path());
+    save();
+  }
+  if (s.wants("record")) {
+    report["record_path"] = record_path(s, work.path());
+    save();
+  }
+  if (s.wants("ledger")) {
+    report["ledger"] = ledger_sizes(s, work.path());
+    save();
+  }
+  report["seconds"] = seconds_since(started);
+  save();
+  print_table(report);
+  std::cout << "report: " << s.out << "\n";
+  return 0;
+}
+
+std::vector<std::int64_t> parse_sizes(const std::string& text) {
+  std::vector<std::int64_t> out;
+  std::istringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    out.push_back(std::stoll(item));
+    if (out.back() < 1) {
+      throw std::invalid_argument("sizes must be positive");
+    }
+  }
+  if (out.empty()) {
+    throw std::invalid_argument("--sizes needs at least one size");
+  }
+  return out;
+}
+
+} // namespace
+} // namespace dg::bench
+
+int main(int argc, char** argv) {
+  using namespace dg::bench;
+  std::signal(SIGPIPE, SIG_IGN);
+  Settings s;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    // --quick first, so that explicit options override its defaults.
+    if (std::find(args.begin(), args.end(), "--quick") != args.end()) {
+      s.quick = true;
+      s.duration = 3;
+      s.warmup = 1;
+      s.rounds = 1;
+      s.sizes = {1000, 10000};
+      s.record_bodies = 5000;
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      auto next = [&]() -> const std::string& {
+        if (i + 1 >= args.size()) {
+          throw std::invalid_argument(args[i] + " needs a value");
+        }
+        return args[++i];
+      };
+      const std::string& a = args[i];
+      if (a == "--quick") {
+        continue;
+      } else if (a == "--out") {
+        s.out = next();
+      } else if (a == "--dir") {
+        s.dir = next();
+      } else if (a == "--keep") {
+        s.keep = true;
+      } else if (a == "--only") {
+        std::istringstream in(next());
+        std::string item;
+        while (std::getline(in, item, ',')) {
+          if (item != "read" && item != "write" && item != "record" && item != "ledger") {
+            throw std::invalid_argument("unknown scenario '" + item + "'");
+          }
+          s.only.insert(item);
+        }
+      } else if (a == "--duration") {
+        s.duration = std::stod(next());
+      } else if (a == "--rounds") {
+        s.rounds = std::stoi(next());
+      } else if (a == "--sizes") {
+        s.sizes = parse_sizes(next());
+      } else if (a == "--help" || a == "-h") {
+        std::cout << k_usage;
+        return 0;
+      } else {
+        throw std::invalid_argument("unknown argument '" + a + "'");
+      }
+    }
+    if (s.duration <= 0 || s.rounds < 1) {
+      throw std::invalid_argument("--duration and --rounds must be positive");
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "dg_bench: " << e.what() << "\n" << k_usage;
+    return 2;
+  }
+  try {
+    return run(s);
+  } catch (const std::exception& e) {
+    std::cerr << "dg_bench: " << e.what() << "\n";
+    return 1;
+  }
+}

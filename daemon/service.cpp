@@ -591,6 +591,12 @@ std::optional<json> Service::body_object(const Ctx& ctx) {
     ctx->error(400, "bad-json", "the request body must be a JSON object");
     return std::nullopt;
   }
+  if (policy::nested_deeper_than(body, policy::k_max_record_depth)) {
+    ctx->error(400, "bad-json",
+               "the request body nests arrays and objects deeper than " +
+                   std::to_string(policy::k_max_record_depth) + " levels");
+    return std::nullopt;
+  }
   return body;
 }
 
@@ -1506,7 +1512,9 @@ void Service::post_what_if(const Ctx& ctx) {
   std::int64_t recent = 20;
   json report = json::array();
   auto r = m_ledger->read([&](ledger::View& view) {
-    for (const auto& [name, env] : proposed->environments) {
+    for (const auto& environment : proposed->environments) {
+      // Not a structured binding: clang before 16 cannot capture one in a lambda.
+      const std::string& name = environment.first;
       std::set<std::pair<std::string, std::string>> seen;
       auto judge = [&](const std::string& repository, const std::string& digest, const char* role,
                        std::int64_t seq) {

@@ -136,8 +136,8 @@ Result<void> merge_object_fields(json& target, const json& incoming, const std::
   return {};
 }
 
-// True when arrays and objects in `doc` nest deeper than `limit` levels. Iterative: it must not
-// itself recurse once per level.
+} // namespace
+
 bool nested_deeper_than(const json& doc, std::size_t limit) {
   std::vector<std::pair<const json*, std::size_t>> pending{{&doc, 1}};
   while (!pending.empty()) {
@@ -155,8 +155,6 @@ bool nested_deeper_than(const json& doc, std::size_t limit) {
   }
   return false;
 }
-
-} // namespace
 
 Result<Record> parse_record(const json& doc) {
   if (!doc.is_object()) {

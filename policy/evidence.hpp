@@ -29,6 +29,11 @@ struct Record {
 // exhaust the stack; real records are about 5 levels deep.
 inline constexpr std::size_t k_max_record_depth = 64;
 
+// True when arrays and objects in `doc` nest deeper than `limit` levels (the document itself is
+// level 1). Iterative: copying, comparing and serializing JSON recurse once per level, so a
+// request body must pass this before anything else touches it.
+bool nested_deeper_than(const json& doc, std::size_t limit);
+
 // Check the shape of a record: nested at most k_max_record_depth levels, subject.name and
 // subject.digest present and valid, every other known field of the right type, every timestamp
 // RFC 3339. Fails with Errc::invalid_argument and a message that names the field.

@@ -515,4 +515,17 @@ TEST_CASE("policy check validates offline and policy what-if reports without cha
   CHECK(g.promote(pinned(digest), "staging", true).status == 200);
 }
 
+TEST_CASE("A deeply nested request body is refused before anything walks it") {
+  Gate g;
+  std::string deep = std::string(20000, '[') + std::string(20000, ']');
+  for (const char* path : {"/v1/policy/what-if", "/v1/promotions", "/v1/validations"}) {
+    CAPTURE(path);
+    std::string body = std::string(R"({"policy": )") + deep + "}";
+    auto r = g.daemon.http("POST", path, body, k_admin_token);
+    CHECK_MESSAGE(r.status == 400, r.body);
+    CHECK(r.json()["error"] == "bad-json");
+  }
+  CHECK(g.daemon.http("GET", "/healthz").status == 200);
+}
+
 TEST_SUITE_END();

@@ -350,7 +350,10 @@ json read_path(const Settings& s, const std::string& work) {
     dg_p99.push_back(d["latency"]["p99_ms"]);
     say("  round " + std::to_string(r + 1) + ": bare " + std::to_string(b["rps"].get<double>()) +
         " req/s, digestgated " + std::to_string(d["rps"].get<double>()) + " req/s");
-    rounds.push_back({{"baseline", b}, {"digestgate", d}, {"load_average", load_average()}});
+    rounds.push_back({{"baseline", b},
+                      {"digestgate", d},
+                      {"ratio", d["rps"].get<double>() / b["rps"].get<double>()},
+                      {"load_average", load_average()}});
   }
   // Where a gap comes from: the daemon's cost per request without an evaluation (an
   // authenticated GET /v1/checkpoint) against the same bare server.
@@ -440,7 +443,10 @@ json write_path(const Settings& s, const std::string& work) {
     dg_p99.push_back(d["latency"]["p99_ms"]);
     say("  round " + std::to_string(r + 1) + ": sqlite " + std::to_string(b["rps"].get<double>()) +
         " rows/s, digestgated " + std::to_string(d["rps"].get<double>()) + " approvals/s");
-    rounds.push_back({{"baseline", b}, {"digestgate", d}, {"load_average", load_average()}});
+    rounds.push_back({{"baseline", b},
+                      {"digestgate", d},
+                      {"ratio", d["rps"].get<double>() / b["rps"].get<double>()},
+                      {"load_average", load_average()}});
   }
   std::string metrics = daemon.request("GET", "/metrics").body;
   double batches = metric(metrics, "digestgate_ledger_commit_batch_size_count");

@@ -95,7 +95,6 @@ std::string to_hex(const std::uint8_t* data, std::size_t size) {
   return out;
 }
 
-namespace {
 int hex_value(char c) {
   if (c >= '0' && c <= '9') {
     return c - '0';
@@ -108,7 +107,6 @@ int hex_value(char c) {
   }
   return -1;
 }
-} // namespace
 
 Result<Bytes> from_hex(std::string_view hex) {
   if (hex.size() % 2 != 0) {

@@ -46,6 +46,8 @@ inline std::string to_hex(const Bytes& b) {
 inline std::string to_hex(std::string_view s) {
   return to_hex(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
 }
+// The value of one hex digit (either case), or -1.
+int hex_value(char c);
 // Decode hex (either case). Fails on odd length or a non-hex character.
 Result<Bytes> from_hex(std::string_view hex);
 // Decode exactly 32 bytes of hex.

@@ -81,6 +81,23 @@ int init(const std::string& dir) {
   std::cout << (had_db ? "ledger already present: " : "created ledger: ") << db_path << "\n"
             << (created_key ? "created checkpoint key: " : "checkpoint key already present: ")
             << key_path << " (mode 0600; public key in " << dir << "/checkpoint.pub)\n";
+  if (had_db) {
+    // An existing ledger without this key's witness (restored from a backup, or the key was
+    // rotated): check it and witness its current head, so that the daemon accepts it.
+    ledger::Options options;
+    options.path = db_path;
+    options.key = key;
+    options.witness_path = dir + "/checkpoint.latest";
+    auto renewed = ledger::Ledger::renew_witness(options);
+    if (!renewed) {
+      std::cerr << "digestgated: the ledger does not verify, so no witness was written: "
+                << renewed.error().message << "\n";
+      return 1;
+    }
+    std::cout << (*renewed ? "checked the ledger and wrote its witness: "
+                           : "witness already present: ")
+              << options.witness_path << "\n";
+  }
   return 0;
 }
 
@@ -130,6 +147,14 @@ int serve(const std::string& config_path) {
     return 1;
   }
   auto integrity = (*opened)->integrity();
+  auto checked = (*opened)->start_report();
+  log("info", "ledger checked",
+      {{"entries", checked.entries},
+       {"seconds", checked.seconds},
+       {"derived_tables", checked.derived_rebuilt ? "rebuilt" : "sealed"}});
+  if (checked.derived_rebuilt && checked.entries > 0) {
+    log("warn", "derived tables rebuilt from the entries", {{"reason", checked.derived_problem}});
+  }
   if (!integrity.ok) {
     log("error", "ledger integrity check failed: refusing every promotion until an operator acts",
         {{"problem", integrity.message}, {"first_bad_seq", integrity.first_bad_seq}});

@@ -1,5 +1,6 @@
 #include "ledger/ledger.hpp"
 
+#include "ledger/seal.hpp"
 #include "ledger/sqlite.hpp"
 #include "ledger/store.hpp"
 #include "util/files.hpp"
@@ -37,6 +38,13 @@ namespace {
 
 constexpr std::size_t k_max_batch = 4096;
 constexpr std::size_t k_read_pool = 8;
+// The meta row that holds the derived-state seal.
+constexpr const char* k_seal_key = "derived_seal";
+
+Hash range_root(const VerifyReport& report) {
+  auto root = hash_from_hex(report.root_hex);
+  return root ? *root : Hash{};
+}
 
 void configure(sql::Connection& db) {
   db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
@@ -189,6 +197,7 @@ public:
   ~LedgerImpl() override { close(); }
 
   Result<void> start() {
+    auto started = std::chrono::steady_clock::now();
     try {
       configure(*m_writer);
       store::SqlNodeReader nodes(*m_writer);
@@ -200,17 +209,70 @@ public:
         key_known = key_known || k == own;
       }
       auto verify = [&](const std::string& note) { return note_verifies(note, keys); };
-      // The derived tables are rebuilt from the entries as they are verified, in one
-      // transaction: whatever was done to them outside the daemon is undone, and they agree
-      // with the signed tree. A failed check rolls the rebuild back (writes are refused then).
+      Hash seal_key = seal::derive_key(*m_options.key);
+      m_hasher = std::make_unique<seal::RowHasher>(seal_key);
+
+      // The write lock is held throughout, so the second connection below reads the same state.
       m_writer->exec("BEGIN IMMEDIATE");
-      store::clear_derived(*m_writer);
-      VerifyReport report =
-          scan(*m_writer, verify, false,
-               [&](std::int64_t seq, const std::string& bytes, const Hash& leaf) {
-                 store::index_entry(*m_writer, store::decode_entry(seq, bytes, leaf));
-               });
-      m_writer->exec(report.ok ? "COMMIT" : "ROLLBACK");
+      // While this thread recomputes every leaf and the tree, a second one sums the derived
+      // tables' rows for the seal check.
+      std::optional<seal::Sum> derived;
+      std::string derived_error;
+      std::thread summer([&] {
+        try {
+          auto conn = sql::Connection::open(m_options.path, false, true);
+          if (!conn) {
+            derived_error = conn.error().message;
+            return;
+          }
+          (*conn)->exec("BEGIN");
+          seal::RowHasher hasher(seal_key);
+          derived = seal::scan(**conn, hasher);
+          (*conn)->exec("COMMIT");
+        } catch (const sql::Failure& f) {
+          derived_error = f.message;
+        } catch (const std::exception& ex) {
+          derived_error = ex.what();
+        }
+      });
+      VerifyReport report;
+      try {
+        report = scan(*m_writer, verify, false);
+      } catch (...) {
+        summer.join();
+        throw;
+      }
+      summer.join();
+
+      m_start.entries = report.entries;
+      if (report.ok && key_known) {
+        Hash root = range_root(report);
+        std::optional<std::string> why =
+            derived ? seal::mismatch(store::meta(*m_writer, k_seal_key), report.entries, root,
+                                     *derived, *m_hasher)
+                    : std::optional<std::string>("cannot read them: " + derived_error);
+        if (why) {
+          // The derived tables are rebuilt from the verified entries: whatever was done to
+          // them outside the daemon is undone, and they agree with the signed tree again.
+          m_start.derived_rebuilt = true;
+          m_start.derived_problem = *why;
+          store::clear_derived(*m_writer);
+          auto& stmt = m_writer->prepare("SELECT seq, bytes, leaf FROM entries ORDER BY seq");
+          while (stmt.step()) {
+            store::index_entry(*m_writer,
+                               store::decode_entry(stmt.int64(0), stmt.blob(1), stmt.hash(2)));
+          }
+          stmt.reset();
+          m_sum = seal::scan(*m_writer, *m_hasher);
+          store::set_meta(*m_writer, k_seal_key,
+                          seal::make(report.entries, root, m_sum, *m_hasher));
+        } else {
+          m_sum = *derived;
+        }
+        m_writer->exec("COMMIT");
+      } else {
+        m_writer->exec("ROLLBACK");
+      }
       if (!report.ok) {
         fail_closed(report.message, report.first_bad_seq);
       } else if (!key_known) {
@@ -218,6 +280,7 @@ public:
                     "(was it replaced?)",
                     0);
       }
+      seal::track(*m_writer, m_sum, *m_hasher);
       try {
         m_range = CompactRange::load(nodes, static_cast<std::uint64_t>(report.entries));
       } catch (const sql::Failure& f) {
@@ -239,11 +302,13 @@ public:
             m_options.origin, *m_options.key);
       }
       if (m_integrity.ok) {
-        write_witness();
+        write_witness(true);
       }
     } catch (const sql::Failure& f) {
       return make_error(Errc::io, "cannot read the ledger: " + f.message);
     }
+    m_start.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     m_thread = std::thread([this] { run(); });
     return {};
   }
@@ -314,6 +379,8 @@ public:
 
   std::int64_t size() const override { return m_size.load(); }
 
+  StartReport start_report() const override { return m_start; }
+
   Integrity integrity() const override {
     std::lock_guard lock(m_state_mutex);
     return m_integrity;
@@ -351,7 +418,17 @@ private:
     }
     auto text = read_file(m_options.witness_path);
     if (!text || text->empty()) {
-      return; // no witness yet (a new state directory), or one lost to a crash: nothing to hold
+      if (m_size > 0) {
+        // The daemon writes the witness (synced) at its first start, before the ledger holds
+        // anything, so a ledger with entries and no witness is one that somebody else handled:
+        // a deliberate restore, or a rewritten ledger whose witness was removed with it.
+        fail_closed("the witness " + m_options.witness_path + " is missing, but the ledger holds " +
+                        std::to_string(m_size.load()) +
+                        " entries; if the database was restored or the key rotated on purpose, "
+                        "run `digestgated init --state-dir DIR` to check the ledger and accept it",
+                    0);
+      }
+      return;
     }
     // Only this daemon's own key counts here: a key added to the database's checkpoint_keys
     // (by someone who re-signed the ledger) must not vouch for the witness too.
@@ -378,10 +455,12 @@ private:
     }
   }
 
-  void write_witness() {
+  // `sync`: at start, make sure the witness is on disk before anything is appended (after each
+  // commit the rename alone is enough: a witness one commit behind is accepted).
+  void write_witness(bool sync = false) {
     if (!m_options.witness_path.empty()) {
       std::string note = checkpoint();
-      std::ignore = write_file_atomic(m_options.witness_path, note, 0600, false); // best effort
+      std::ignore = write_file_atomic(m_options.witness_path, note, 0600, sync); // best effort
     }
   }
 
@@ -415,6 +494,7 @@ private:
     std::vector<Result<std::optional<Committed>>> results;
     results.reserve(batch.size());
     CompactRange saved_range = m_range;
+    seal::Sum saved_sum = m_sum;
     std::int64_t size = m_size;
     std::string note;
     bool appended = false;
@@ -423,6 +503,7 @@ private:
       store::SqlView view(*m_writer);
       for (auto& job : batch) {
         CompactRange item_range = m_range;
+        seal::Sum item_sum = m_sum;
         m_writer->prepare("SAVEPOINT item").run(); // cached: runs once per entry
         try {
           std::optional<Draft> draft = job.step(view);
@@ -448,10 +529,12 @@ private:
         } catch (const sql::Failure& f) {
           m_writer->exec("ROLLBACK TO item; RELEASE item");
           m_range = item_range;
+          m_sum = item_sum;
           results.emplace_back(make_error(Errc::io, "ledger write failed: " + f.message));
         } catch (const std::exception& ex) {
           m_writer->exec("ROLLBACK TO item; RELEASE item");
           m_range = item_range;
+          m_sum = item_sum;
           results.emplace_back(make_error(Errc::internal, ex.what()));
         }
       }
@@ -463,11 +546,13 @@ private:
             .bind_hash(2, cp.root)
             .bind(3, note)
             .run();
+        store::set_meta(*m_writer, k_seal_key, seal::make(size, cp.root, m_sum, *m_hasher));
       }
       m_writer->exec("COMMIT");
     } catch (const sql::Failure& f) {
       std::ignore = sqlite3_exec(m_writer->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
       m_range = saved_range;
+      m_sum = saved_sum;
       fail_closed("a commit failed (" + f.message + "); the ledger refuses writes until restarted",
                   0);
       for (auto& job : batch) {
@@ -499,6 +584,10 @@ private:
   Options m_options;
   std::unique_ptr<sql::Connection> m_writer;
   CompactRange m_range;
+  // The derived tables' row sum, kept by the writer connection's triggers, and its hasher.
+  seal::Sum m_sum;
+  std::unique_ptr<seal::RowHasher> m_hasher;
+  StartReport m_start;
   std::atomic<std::int64_t> m_size{0};
 
   mutable std::mutex m_state_mutex;
@@ -572,6 +661,100 @@ Result<std::unique_ptr<Ledger>> Ledger::open(const Options& options) {
   auto ledger = std::make_unique<LedgerImpl>(options, std::move(*conn));
   DG_TRY(ledger->start());
   return std::unique_ptr<Ledger>(std::move(ledger));
+}
+
+Result<bool> Ledger::renew_witness(const Options& options) {
+  if (!options.key || options.witness_path.empty()) {
+    return make_error(Errc::invalid_argument, "no checkpoint key or witness path");
+  }
+  Bytes own = options.key->public_key();
+  auto signed_by = [](const std::string& note, const Bytes& key) {
+    auto cp = parse_checkpoint(note);
+    return cp &&
+           open_checkpoint(note, NoteVerifier{cp->origin, key, note_key_hash(cp->origin, key)});
+  };
+  std::optional<Checkpoint> witness;
+  auto read_witness = read_file(options.witness_path);
+  std::string witness_text = read_witness ? *read_witness : std::string();
+  if (!witness_text.empty() && signed_by(witness_text, own)) {
+    return false; // this key's own witness: it still guards against an older copy put back
+  }
+
+  // What the database says about itself, before the full check.
+  std::optional<store::StoredCheckpoint> newest;
+  std::vector<Bytes> keys;
+  {
+    auto conn = sql::Connection::open(options.path, false, true);
+    if (!conn) {
+      return conn.error();
+    }
+    try {
+      newest = store::latest_checkpoint(**conn);
+      keys = store::checkpoint_keys(**conn);
+    } catch (const sql::Failure& f) {
+      return make_error(Errc::corrupt, options.path + " is not a readable ledger: " + f.message);
+    }
+  }
+  if (!newest) {
+    return false; // nothing to witness yet: the daemon witnesses an empty ledger at its start
+  }
+  bool rotated = false;
+  if (!witness_text.empty()) {
+    // A key rotation: the witness of a key the ledger trusts, which the ledger must extend.
+    for (const Bytes& key : keys) {
+      if (key != own && signed_by(witness_text, key)) {
+        witness = parse_checkpoint(witness_text).value();
+        rotated = true;
+      }
+    }
+  }
+  if (!rotated && !signed_by(newest->note, own)) {
+    // No usable witness (a restore): only a head this key signed can be vouched for. A ledger
+    // re-signed with a key added to checkpoint_keys stops here.
+    return make_error(Errc::corrupt,
+                      "the newest checkpoint (size " + std::to_string(newest->size) +
+                          ") is not signed by this checkpoint key; after a key rotation, keep "
+                          "the previous key's witness in place when running init");
+  }
+
+  Options unwitnessed = options;
+  unwitnessed.witness_path.clear();
+  if (unwitnessed.origin.empty()) {
+    if (auto cp = parse_checkpoint(newest->note)) {
+      unwitnessed.origin = cp->origin;
+    }
+  }
+  auto opened = open(unwitnessed);
+  if (!opened) {
+    return opened.error();
+  }
+  Integrity integrity = (*opened)->integrity();
+  if (!integrity.ok) {
+    return make_error(Errc::corrupt, integrity.message);
+  }
+  std::int64_t size = (*opened)->size();
+  Hash root{};
+  Hash witnessed_root{};
+  auto read = (*opened)->read([&](View& view) {
+    root = view.root_at(static_cast<std::uint64_t>(size));
+    if (witness && witness->size > 0 && static_cast<std::int64_t>(witness->size) <= size) {
+      witnessed_root = view.root_at(witness->size);
+    }
+  });
+  (*opened)->close();
+  if (!read) {
+    return read.error();
+  }
+  if (witness && (static_cast<std::int64_t>(witness->size) > size ||
+                  (witness->size > 0 && witnessed_root != witness->root))) {
+    return make_error(Errc::corrupt, "the ledger does not extend the checkpoint of size " +
+                                         std::to_string(witness->size) + " in the witness");
+  }
+  std::string note =
+      sign_checkpoint(Checkpoint{unwitnessed.origin, static_cast<std::uint64_t>(size), root},
+                      unwitnessed.origin, *options.key);
+  DG_TRY(write_file_atomic(options.witness_path, note, 0600, true));
+  return true;
 }
 
 Result<VerifyReport> verify_file(const std::string& path, const std::string& verifier) {

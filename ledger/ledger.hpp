@@ -174,6 +174,16 @@ struct Integrity {
   std::int64_t first_bad_seq = 0; // 0 when not tied to one entry
 };
 
+// What the start-up check found and did.
+struct StartReport {
+  std::int64_t entries = 0;
+  double seconds = 0;
+  // The derived tables did not match their seal and were rebuilt from the entries (slow on a
+  // large ledger); `derived_problem` says why.
+  bool derived_rebuilt = false;
+  std::string derived_problem;
+};
+
 class Ledger {
 public:
   // Create the database and its schema if absent, and record `checkpoint_public_key` (raw
@@ -184,6 +194,13 @@ public:
   // its newest checkpoint; a mismatch does not fail the open but makes integrity() report it
   // and every later append fail (fail closed).
   static Result<std::unique_ptr<Ledger>> open(const Options& options);
+
+  // For a deliberate restore or a key rotation: when the witness at `options.witness_path` is
+  // missing, empty or not signed by `options.key`, check the whole ledger as open() does
+  // (without the witness) and, if it is sound, write a new witness of its current head signed by
+  // `options.key` (true). A witness signed by `options.key` is kept as it is (false). An empty
+  // `options.origin` takes the origin of the newest stored checkpoint.
+  static Result<bool> renew_witness(const Options& options);
 
   virtual ~Ledger() = default;
 
@@ -197,6 +214,7 @@ public:
   virtual std::string checkpoint() const = 0;
   virtual std::int64_t size() const = 0;
   virtual Integrity integrity() const = 0;
+  virtual StartReport start_report() const = 0;
   // The checkpoint key's note verifier string.
   virtual std::string verifier() const = 0;
 

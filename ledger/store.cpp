@@ -69,11 +69,35 @@ CREATE TABLE IF NOT EXISTS policies(seq INTEGER PRIMARY KEY, sha256 TEXT NOT NUL
   db.exec(sql);
 }
 
+std::string meta(sql::Connection& db, const std::string& key) {
+  auto& stmt = db.prepare("SELECT value FROM meta WHERE key = ?");
+  stmt.bind(1, key);
+  std::string value = stmt.step() ? stmt.text(0) : std::string();
+  stmt.reset();
+  return value;
+}
+
+void set_meta(sql::Connection& db, const std::string& key, const std::string& value) {
+  db.prepare("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+             "excluded.value")
+      .bind(1, key)
+      .bind(2, value)
+      .run();
+}
+
+const std::vector<std::string>& derived_tables() {
+  static const std::vector<std::string> tables = {
+      "digests",   "digest_entries", "tags",      "env_entries", "slots",
+      "approvals", "deployments",    "rollbacks", "revocations", "policies"};
+  return tables;
+}
+
 void clear_derived(sql::Connection& db) {
-  db.exec("DELETE FROM digests; DELETE FROM digest_entries; DELETE FROM tags; "
-          "DELETE FROM env_entries; DELETE FROM slots; DELETE FROM approvals; "
-          "DELETE FROM deployments; DELETE FROM rollbacks; DELETE FROM revocations; "
-          "DELETE FROM policies;");
+  std::string sql;
+  for (const auto& table : derived_tables()) {
+    sql += "DELETE FROM " + table + ";";
+  }
+  db.exec(sql);
 }
 
 Entry decode_entry(std::int64_t seq, const std::string& bytes, const Hash& leaf) {

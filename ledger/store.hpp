@@ -19,11 +19,18 @@ void insert_entry(sql::Connection& db, const Entry& entry, const std::vector<Nod
 // Update the derived tables for `entry` (the entry row itself already exists).
 void index_entry(sql::Connection& db, const Entry& entry);
 
+// The derived tables: every table that the entries determine (rebuilt from them, sealed).
+const std::vector<std::string>& derived_tables();
+
 // Empty every derived table (before rebuilding them from the entries).
 void clear_derived(sql::Connection& db);
 
 // Parse an entry row's stored bytes.
 Entry decode_entry(std::int64_t seq, const std::string& bytes, const Hash& leaf);
+
+// A value of the meta table ("" when absent), and its replacement.
+std::string meta(sql::Connection& db, const std::string& key);
+void set_meta(sql::Connection& db, const std::string& key, const std::string& value);
 
 // Every trusted checkpoint public key (raw Ed25519), oldest first.
 std::vector<Bytes> checkpoint_keys(sql::Connection& db);

@@ -126,6 +126,19 @@ void remove_side_files(const std::string& db) {
 //   5 promotion B staging (approved), 6 validation G, 7 promotion :v1.4.2 (refused, mutable).
 // G passes staging and was never promoted: it is the good digest a tampered ledger must refuse.
 // No tamper case below changes entry 6, so G's evidence stays readable.
+// The newest "ledger checked" log line of the daemon's log (one per start).
+json last_ledger_check(const std::string& log) {
+  json found;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("msg", "") == "ledger checked") {
+      found = std::move(j);
+    }
+  }
+  return found;
+}
+
 struct Filled {
   OpensslSigner signer;
   Daemon daemon{strict_policy(signer.public_key_pem())};
@@ -311,9 +324,20 @@ TEST_CASE("An untouched ledger verifies offline and the restarted daemon is read
   f.daemon.start();
   auto ready = f.daemon.http("GET", "/readyz");
   CHECK_MESSAGE(ready.status == 200, ready.body);
+  // The derived tables the daemon left are confirmed by their seal, not rebuilt.
+  json checked = last_ledger_check(f.daemon.log());
+  CHECK_MESSAGE(checked.value("entries", -1) == Filled::k_size, checked.dump());
+  CHECK_MESSAGE(checked.value("derived_tables", "") == "sealed", checked.dump());
   auto approved = f.promote(pinned(f.good));
   CHECK_MESSAGE(approved.status == 200, approved.body);
   CHECK(approved.json()["seq"] == Filled::k_size + 1);
+
+  // So are those written since, through the writer's tracking of every derived row.
+  REQUIRE(f.daemon.stop() == 0);
+  f.daemon.start();
+  checked = last_ledger_check(f.daemon.log());
+  CHECK_MESSAGE(checked.value("entries", -1) == Filled::k_size + 1, checked.dump());
+  CHECK_MESSAGE(checked.value("derived_tables", "") == "sealed", checked.dump());
 }
 
 TEST_CASE("An edited entry is detected by ledger verify and fails the daemon closed") {
@@ -497,19 +521,62 @@ TEST_CASE("A ledger edited and re-signed with a new key is detected by the witne
   f.restart_expect_fail_closed("not consistent with the checkpoint of size 7");
 }
 
-// KNOWN GAP (documented in docs/ledger.md): at start the daemon accepts a newest checkpoint signed
-// by any key listed in checkpoint_keys, and treats a missing state/checkpoint.latest as "no witness
-// yet". Someone who can write the state directory re-signs the ledger with a key they add to
-// checkpoint_keys, deletes the witness, and the daemon serves the edited ledger as sound. Only
-// `ledger verify --key <verifier>` detects it. Observed: /readyz 200, the good digest approved as
-// entry 8, appended on the re-signed tree and signed with the daemon's own key.
-TEST_CASE("A re-signed ledger with its witness deleted fails the daemon closed" *
-          doctest::may_fail()) {
+// The daemon writes its witness at its first start, before the ledger holds anything, so a ledger
+// with entries and no witness is refused: someone who re-signs the ledger with a key they add to
+// checkpoint_keys and deletes the witness does not get the edited ledger served.
+TEST_CASE("A re-signed ledger with its witness deleted fails the daemon closed") {
   Filled f;
   re_sign_ledger(f.db(), 4, approved_to_refused, fresh_key());
   fs::remove(f.witness());
   expect_verify_fails(f.db(), 4, "not signed by a trusted ledger key", f.verifier);
-  f.restart_expect_fail_closed("");
+  f.restart_expect_fail_closed("is missing, but the ledger holds 7 entries");
+
+  SUBCASE("an empty witness is no better") {
+    REQUIRE(f.daemon.stop() == 0);
+    write_text(f.witness(), "");
+    f.restart_expect_fail_closed("is missing, but the ledger holds 7 entries");
+  }
+}
+
+TEST_CASE("digestgated init accepts a restored ledger only when it verifies") {
+  Filled f;
+  SUBCASE("an older copy put back on purpose: init checks it and witnesses its head") {
+    const std::string copy = f.daemon.dir() + "/ledger-7.db";
+    fs::copy_file(f.db(), copy);
+    f.daemon.start();
+    auto more = f.record(sample_digest(9));
+    REQUIRE_MESSAGE(more.status == 201, more.body);
+    REQUIRE(f.daemon.stop() == 0);
+    fs::copy_file(copy, f.db(), fs::copy_options::overwrite_existing);
+    f.restart_expect_fail_closed("an older copy of the ledger was put back");
+    REQUIRE(f.daemon.stop() == 0);
+
+    // The witness of this key is kept: init alone does not hide an older copy.
+    CliResult kept = run_process({DG_DAEMON_PATH, "init", "--state-dir", f.daemon.state_dir()});
+    CHECK_MESSAGE(kept.exit_code == 0, kept.err);
+    CHECK_MESSAGE(contains(kept.out, "witness already present"), kept.out);
+
+    // Moved aside by the operator: init checks the ledger and writes a new witness.
+    fs::rename(f.witness(), f.witness() + ".old");
+    CliResult renewed = run_process({DG_DAEMON_PATH, "init", "--state-dir", f.daemon.state_dir()});
+    CHECK_MESSAGE(renewed.exit_code == 0, renewed.err);
+    CHECK_MESSAGE(contains(renewed.out, "checked the ledger and wrote its witness"), renewed.out);
+    f.daemon.start();
+    auto ready = f.daemon.http("GET", "/readyz");
+    CHECK_MESSAGE(ready.status == 200, ready.body);
+    auto approved = f.promote(pinned(f.good));
+    CHECK_MESSAGE(approved.status == 200, approved.body);
+    CHECK(approved.json()["seq"] == Filled::k_size + 1);
+  }
+  SUBCASE("a re-signed ledger: init refuses to witness it") {
+    re_sign_ledger(f.db(), 4, approved_to_refused, fresh_key());
+    fs::remove(f.witness());
+    CliResult r = run_process({DG_DAEMON_PATH, "init", "--state-dir", f.daemon.state_dir()});
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(contains(r.err, "the ledger does not verify"), r.err);
+    CHECK_FALSE(fs::exists(f.witness()));
+    f.restart_expect_fail_closed("is missing");
+  }
 }
 
 // The witness is verified with the daemon's own key only, so a witness re-signed with the key the
@@ -540,6 +607,9 @@ TEST_CASE("Tampering with the derived tables does not change a decision") {
     sqlite_exec(f.db(), "DELETE FROM revocations;");
     expect_verify_passes(f.db(), f.verifier);
     f.daemon.start();
+    json checked = last_ledger_check(f.daemon.log());
+    CHECK_MESSAGE(checked.value("derived_tables", "") == "rebuilt", checked.dump());
+    CHECK(contains(f.daemon.log(), "the derived tables changed since the daemon sealed them"));
     auto r = f.promote(pinned(f.good));
     CHECK_MESSAGE(r.status == 403, r.body);
     CHECK_MESSAGE(codes_of(r.json()).count("revoked") == 1, r.body);
@@ -557,6 +627,8 @@ TEST_CASE("Tampering with the derived tables does not change a decision") {
                             ", '2026-01-01T00:00:00Z', 'promotion');");
     expect_verify_passes(f.db(), f.verifier);
     f.daemon.start();
+    json checked = last_ledger_check(f.daemon.log());
+    CHECK_MESSAGE(checked.value("derived_tables", "") == "rebuilt", checked.dump());
     auto r = f.daemon.http("POST", "/v1/promotions", promotion(pinned(f.good), "production").dump(),
                            k_promoter_token);
     CHECK_MESSAGE(r.status == 403, r.body);
@@ -576,6 +648,37 @@ TEST_CASE("A replaced checkpoint key fails the daemon closed") {
   expect_verify_passes(f.db());
   expect_verify_passes(f.db(), f.verifier);
   f.restart_expect_fail_closed("not a key of this ledger");
+}
+
+TEST_CASE("A rotated checkpoint key is accepted once init has recorded it") {
+  Filled f;
+  fs::remove(f.key_path());
+  CliResult made =
+      run_process({"openssl", "genpkey", "-algorithm", "ed25519", "-out", f.key_path()});
+  REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  REQUIRE(::chmod(f.key_path().c_str(), 0600) == 0);
+
+  SUBCASE("the previous key's witness kept in place") {
+    CliResult r = run_process({DG_DAEMON_PATH, "init", "--state-dir", f.daemon.state_dir()});
+    CHECK_MESSAGE(r.exit_code == 0, r.err);
+    CHECK_MESSAGE(contains(r.out, "checked the ledger and wrote its witness"), r.out);
+    f.daemon.start();
+    auto ready = f.daemon.http("GET", "/readyz");
+    CHECK_MESSAGE(ready.status == 200, ready.body);
+    auto keys = f.daemon.http("GET", "/v1/keys", "", k_reader_token);
+    CHECK(keys.json()["verifier"] != f.verifier);
+    auto approved = f.promote(pinned(f.good));
+    CHECK_MESSAGE(approved.status == 200, approved.body);
+    REQUIRE(f.daemon.stop() == 0);
+    expect_verify_passes(f.db()); // old checkpoints under the old key, new ones under the new
+  }
+  SUBCASE("the witness moved aside: init cannot vouch for a head another key signed") {
+    fs::remove(f.witness());
+    CliResult r = run_process({DG_DAEMON_PATH, "init", "--state-dir", f.daemon.state_dir()});
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(contains(r.err, "is not signed by this checkpoint key"), r.err);
+    f.restart_expect_fail_closed("is missing");
+  }
 }
 
 TEST_CASE("A checkpoint key readable by others stops the daemon at start") {
@@ -639,6 +742,10 @@ TEST_CASE("No acknowledged entry is lost when the daemon is killed mid-stream") 
                                                      : body["promotions"][0].value("digest", "");
       CHECK(digest == what.digest);
     }
+    // The seal was committed with the entries: the start-up check confirmed the derived
+    // tables without rebuilding them.
+    json checked = last_ledger_check(daemon.log());
+    CHECK_MESSAGE(checked.value("derived_tables", "") == "sealed", checked.dump());
     // A live database verifies from a consistent snapshot.
     CliResult verify = ledger_verify(daemon.db_path());
     CHECK_MESSAGE(verify.exit_code == 0, verify.out << verify.err);

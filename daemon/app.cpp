@@ -26,7 +26,9 @@ namespace {
 
 constexpr const char* k_usage = R"(usage:
   digestgated --config FILE            serve (SIGTERM/SIGINT drain and stop, SIGHUP reloads the policy)
-  digestgated init --state-dir DIR     create the ledger database and the checkpoint signing key
+  digestgated init --state-dir DIR     create the ledger database and the checkpoint signing key;
+                                       on an existing ledger, record a new key and check and
+                                       witness a restored ledger (docs/operations.md)
   digestgated --version | --help
 
 The configuration file is JSON: listen, state_dir, policy, origin, principals, and optionally tls

@@ -1,4 +1,5 @@
 #include "ledger/ledger.hpp"
+#include "ledger/seal.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -236,6 +237,148 @@ TEST_CASE("Derived tables edited outside the daemon are rebuilt from the entries
     CHECK(r->reason == "CVE");
     CHECK_FALSE(view.approved_in("staging", forged));
   }));
+}
+
+TEST_CASE("The derived-state sum is a sum of hashes modulo 2^256") {
+  auto hash = [](std::initializer_list<std::pair<std::size_t, std::uint8_t>> bytes) {
+    Hash h{};
+    for (auto [at, value] : bytes) {
+      h[at] = value;
+    }
+    return h;
+  };
+  const std::string zero(64, '0');
+  seal::Sum sum;
+  CHECK(sum.hex() == zero);
+
+  SUBCASE("a carry crosses from one 64-bit limb into the next") {
+    // Little-endian: 2^64 - 1 (bytes 0..7 set) plus 1 is 2^64, byte 8 = 1.
+    sum.add(hash(
+        {{0, 0xff}, {1, 0xff}, {2, 0xff}, {3, 0xff}, {4, 0xff}, {5, 0xff}, {6, 0xff}, {7, 0xff}}));
+    sum.add(hash({{0, 0x01}}));
+    CHECK(sum.hex() == "000000000000000001" + std::string(46, '0'));
+    sum.subtract(hash({{0, 0x01}}));
+    CHECK(sum.hex() == "ffffffffffffffff" + std::string(48, '0'));
+  }
+  SUBCASE("the sum wraps modulo 2^256 both ways") {
+    Hash all{};
+    all.fill(0xff);
+    sum.add(all);               // 2^256 - 1
+    sum.add(hash({{0, 0x01}})); // wraps to 0
+    CHECK(sum.hex() == zero);
+    sum.subtract(hash({{0, 0x02}})); // 0 - 2 = 2^256 - 2
+    CHECK(sum.hex() == "fe" + std::string(62, 'f'));
+  }
+  SUBCASE("order does not matter, and a row added then removed leaves no trace") {
+    Hash a = sha256("a"), b = sha256("b"), c = sha256("c");
+    seal::Sum other;
+    sum.add(a);
+    sum.add(b);
+    sum.add(c);
+    sum.subtract(b);
+    other.add(c);
+    other.add(a);
+    CHECK(sum == other);
+    CHECK(seal::Sum::from_hex(sum.hex()) == std::optional<seal::Sum>(sum));
+  }
+  CHECK_FALSE(seal::Sum::from_hex("not hex"));
+}
+
+TEST_CASE("Derived tables written by the ledger are sealed and confirmed without a rebuild") {
+  LedgerDir d;
+  const std::string first = digest_of(1), second = digest_of(2);
+  {
+    auto ledger = d.open();
+    CHECK(ledger->start_report().entries == 0);
+    REQUIRE(ledger->append(validation(first)));
+    REQUIRE(ledger->append(validation(second)));
+    for (const auto& digest : {first, second, first}) { // slots updated in place
+      json promotion{{"environment", "staging"},
+                     {"decision", "approved"},
+                     {"promotions", {{{"repository", "ghcr.io/acme/app"}, {"digest", digest}}}}};
+      REQUIRE(ledger->append(Draft{k_promotion, "deploy", promotion}));
+    }
+    REQUIRE(ledger->append(Draft{k_revocation, "ops", json{{"digest", second}, {"reason", "x"}}}));
+    // A step that fails leaves nothing behind, in the tables or in the sum.
+    std::promise<Result<std::optional<Committed>>> failed;
+    ledger->submit([](View&) -> std::optional<Draft> { throw std::runtime_error("step failed"); },
+                   [&](Result<std::optional<Committed>> r) { failed.set_value(std::move(r)); });
+    CHECK_FALSE(failed.get_future().get());
+    REQUIRE(ledger->append(validation(digest_of(3))));
+  }
+  auto ledger = d.open();
+  CHECK(ledger->integrity().ok);
+  StartReport report = ledger->start_report();
+  CHECK(report.entries == 7);
+  CHECK_MESSAGE(!report.derived_rebuilt, report.derived_problem);
+}
+
+TEST_CASE("Any change to the derived tables or their seal outside the ledger forces a rebuild") {
+  LedgerDir d;
+  const std::string revoked = digest_of(1);
+  {
+    auto ledger = d.open();
+    REQUIRE(ledger->append(validation(revoked)));
+    REQUIRE(ledger->append(validation(digest_of(2))));
+    REQUIRE(ledger->append(Draft{k_revocation, "ops", json{{"digest", revoked}, {"reason", "x"}}}));
+  }
+  std::string problem = "the derived tables changed since the daemon sealed them";
+  SUBCASE("a row deleted") {
+    REQUIRE(d.exec("DELETE FROM revocations") == SQLITE_OK);
+  }
+  SUBCASE("a row added") {
+    REQUIRE(d.exec("INSERT INTO tags(repository, tag, digest, seq) VALUES('ghcr.io/acme/app', "
+                   "'v9', '" +
+                   revoked + "', 1)") == SQLITE_OK);
+  }
+  SUBCASE("a value changed, even to the same digits as a blob") {
+    REQUIRE(d.exec("UPDATE revocations SET seq = CAST('3' AS BLOB)") == SQLITE_OK);
+  }
+  SUBCASE("the seal removed") {
+    REQUIRE(d.exec("DELETE FROM meta WHERE key = 'derived_seal'") == SQLITE_OK);
+    problem = "there is no seal";
+  }
+  SUBCASE("the seal's MAC changed") {
+    REQUIRE(d.exec("UPDATE meta SET value = substr(value, 1, length(value) - 1) || "
+                   "CASE WHEN substr(value, -1) = '0' THEN '1' ELSE '0' END "
+                   "WHERE key = 'derived_seal'") == SQLITE_OK);
+    problem = "not signed by this daemon's checkpoint key";
+  }
+  SUBCASE("an earlier seal put back") {
+    sqlite3* h = nullptr;
+    sqlite3_open(d.db().c_str(), &h);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key = 'derived_seal'", -1, &stmt, nullptr);
+    REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    std::string earlier = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    sqlite3_close(h);
+    {
+      auto ledger = d.open();
+      REQUIRE(ledger->append(validation(digest_of(4))));
+    }
+    REQUIRE(d.exec("UPDATE meta SET value = '" + earlier + "' WHERE key = 'derived_seal'") ==
+            SQLITE_OK);
+    problem = "the seal covers 3 entries, the ledger has 4";
+  }
+
+  {
+    auto ledger = d.open();
+    CHECK(ledger->integrity().ok);
+    StartReport report = ledger->start_report();
+    CHECK(report.derived_rebuilt);
+    CHECK_MESSAGE(report.derived_problem.find(problem) != std::string::npos,
+                  report.derived_problem);
+    REQUIRE(ledger->read([&](View& view) {
+      auto r = view.revocation(revoked);
+      REQUIRE(r);
+      CHECK(r->seq == 3);
+      CHECK(view.tag_digests("ghcr.io/acme/app", "v9").empty());
+    }));
+  }
+  // The rebuild sealed the tables again.
+  auto ledger = d.open();
+  CHECK_MESSAGE(!ledger->start_report().derived_rebuilt, ledger->start_report().derived_problem);
 }
 
 TEST_SUITE_END();

@@ -8,6 +8,7 @@
 #include "util/files.hpp"
 #include "util/time.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <set>
@@ -19,6 +20,65 @@ using policy::Candidate;
 using policy::Facts;
 using policy::Reason;
 using policy::Reasons;
+
+// What one input of a promotion is and what the ledger said about it at one snapshot: every answer
+// its evaluation needs from the ledger. Immutable once made.
+struct InputLookups {
+  struct Approved {
+    std::string environment;
+    std::string digest;
+    bool approved = false;
+  };
+  policy::Candidate candidate; // input, reference, tag_digests, revoked; never facts
+  // The digest's facts, when it is a sha256 digest reference. Not owned: the facts cache alone
+  // bounds how many facts are held, so remembered lookups whose facts it dropped are unusable.
+  bool has_facts = false;
+  std::weak_ptr<const CachedFacts> facts;
+  nlohmann::json previous = nullptr;
+  std::vector<Approved> approved; // the approved_in questions asked, with their answers
+
+  // Bytes held, roughly, for SnapshotMemo's bound.
+  std::size_t bytes() const {
+    std::size_t n = sizeof(*this) + 2 * candidate.input.size() +
+                    candidate.revoked.value_or(std::string()).size() + 80;
+    for (const auto& d : candidate.tag_digests) {
+      n += d.size() + 32;
+    }
+    for (const auto& a : approved) {
+      n += sizeof(a) + a.environment.size() + a.digest.size();
+    }
+    return n;
+  }
+};
+
+// A dry run's answer and what it was made of besides its request.
+struct DryRunAnswer {
+  std::string policy_sha256;
+  std::vector<policy::Reasons> reasons; // per input
+  std::vector<nlohmann::json> previous; // per input
+  bool approved = false;
+  std::string body;
+
+  // Bytes held, roughly, for SnapshotMemo's bound.
+  std::size_t bytes() const {
+    std::size_t n = sizeof(*this) + policy_sha256.size() + body.size() + 80 * previous.size();
+    for (const auto& list : reasons) {
+      for (const auto& r : list) {
+        n += sizeof(r) + r.code.size() + r.message.size() + r.gate.size() + r.reference.size();
+      }
+    }
+    return n;
+  }
+};
+
+namespace {
+
+// A response body's text.
+std::string json_text(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+} // namespace
 
 // One request in flight. Shared so that a handler that waits for the ledger keeps it alive.
 struct Service::Context {
@@ -32,8 +92,7 @@ struct Service::Context {
   Metrics* metrics = nullptr;
 
   void reply(int status, const json& body) {
-    reply_text(status, body.dump(-1, ' ', false, json::error_handler_t::replace),
-               "application/json");
+    reply_text(status, json_text(body), "application/json");
   }
 
   void reply_text(int status, std::string body, std::string content_type) {
@@ -150,22 +209,6 @@ std::string str(const json& obj, const char* key) {
   return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Everything the validation entries of `digest` say, merged; nullopt if it was never recorded.
-std::optional<Facts> load_facts(ledger::View& view, const std::string& digest) {
-  auto entries = view.digest_entries(digest, ledger::k_validation);
-  if (entries.empty()) {
-    return std::nullopt;
-  }
-  Facts facts;
-  for (const auto& e : entries) {
-    auto record = policy::parse_record(e.body.value("evidence", json()));
-    if (record) {
-      std::ignore = policy::merge_record(facts, *record, e.seq); // ledgered records never conflict
-    }
-  }
-  return facts;
-}
-
 json slot_json(const std::string& repository,
                const std::string& digest,
                std::int64_t seq,
@@ -247,54 +290,137 @@ bool never_overridable(const std::string& code) {
          code == policy::reason::ledger_integrity || code == policy::reason::revoked;
 }
 
-Evaluation evaluate_promotion(ledger::View& view,
-                              const policy::Policy& pol,
-                              const PromotionRequest& req,
-                              const ledger::Integrity& integrity,
-                              TimeNs now) {
+// Every reason `candidate` fails in `environment` under `pol`, with the digest's facts and the
+// timeless evidence reasons taken from the cache: the same reasons as policy::evaluate with the
+// facts of load_facts.
+Reasons evaluate_cached(const std::shared_ptr<const policy::Policy>& pol,
+                        const std::string& environment,
+                        const Candidate& candidate,
+                        const std::shared_ptr<const CachedFacts>& cached,
+                        const policy::ApprovedIn& approved_in,
+                        const policy::EvaluationOptions& options) {
+  const Facts* facts = cached ? cached->facts().get() : nullptr;
+  return policy::evaluate(*pol, environment, candidate, facts, approved_in, options,
+                          [&](const policy::EnvironmentPolicy& env, const Facts&) {
+                            return cached->timeless_evidence(pol, env);
+                          });
+}
+
+// Judge the input `lookups` describes, whose digest's facts are `facts`, asking `approved_in`
+// whether it was approved in the environments that come before, and add it to `ev`.
+void judge(Evaluation& ev,
+           const InputLookups& lookups,
+           const std::shared_ptr<const CachedFacts>& facts,
+           const std::shared_ptr<const policy::Policy>& pol,
+           const PromotionRequest& req,
+           const policy::ApprovedIn& approved_in,
+           const ledger::Integrity& integrity,
+           TimeNs now) {
+  Candidate c = lookups.candidate;
+  policy::EvaluationOptions options;
+  options.now = now;
+  Reasons reasons = evaluate_cached(pol, req.environment, c, facts, approved_in, options);
+  if (!integrity.ok) {
+    reasons.push_back(Reason{policy::reason::ledger_integrity,
+                             "the ledger failed its integrity check: " + integrity.message,
+                             {},
+                             {}});
+  }
+  std::string label = c.reference && !c.reference->digest.empty() ? c.reference->pinned() : c.input;
+  for (auto& r : reasons) {
+    r.reference = label;
+    ev.overridable = ev.overridable && !never_overridable(r.code);
+  }
+  ev.candidates.push_back(std::move(c));
+  ev.reasons.push_back(std::move(reasons));
+  ev.previous.push_back(lookups.previous);
+}
+
+// Evaluate `req` on `view`. When `looked_up` is given, it receives what the ledger answered for
+// each input, approved_in questions included, for evaluate_remembered.
+Evaluation
+evaluate_promotion(ledger::View& view,
+                   FactsCache& cache,
+                   const std::shared_ptr<const policy::Policy>& pol,
+                   const PromotionRequest& req,
+                   const ledger::Integrity& integrity,
+                   TimeNs now,
+                   std::vector<std::shared_ptr<const InputLookups>>* looked_up = nullptr) {
   Evaluation ev;
-  auto approved_in = [&](const std::string& env, const std::string& digest) {
-    return view.approved_in(env, digest);
-  };
   auto slots = view.slots(req.environment);
   for (const auto& input : req.inputs) {
-    Candidate c;
+    auto lookups = std::make_shared<InputLookups>();
+    std::shared_ptr<const CachedFacts> facts;
+    Candidate& c = lookups->candidate;
     c.input = input;
     c.reference = policy::parse_reference(input);
-    json previous = nullptr;
     if (c.reference) {
       const auto& ref = *c.reference;
       if (ref.digest.empty()) {
         c.tag_digests = view.tag_digests(ref.name(), ref.familiar_tag());
       } else if (policy::is_sha256_digest(ref.digest)) {
-        c.facts = load_facts(view, ref.digest);
+        facts = cache.get(view, ref.digest);
+        lookups->has_facts = true;
+        lookups->facts = facts;
         if (auto rev = view.revocation(ref.digest)) {
           c.revoked = rev->reason;
         }
       }
       for (const auto& s : slots) {
         if (s.repository == ref.name()) {
-          previous = s.digest;
+          lookups->previous = s.digest;
         }
       }
     }
-    Reasons reasons = policy::evaluate(pol, req.environment, c, approved_in, {now, false, false});
-    if (!integrity.ok) {
-      reasons.push_back(Reason{policy::reason::ledger_integrity,
-                               "the ledger failed its integrity check: " + integrity.message,
-                               {},
-                               {}});
+    auto approved_in = [&](const std::string& env, const std::string& digest) {
+      bool approved = view.approved_in(env, digest);
+      lookups->approved.push_back({env, digest, approved});
+      return approved;
+    };
+    judge(ev, *lookups, facts, pol, req, approved_in, integrity, now);
+    if (looked_up != nullptr) {
+      looked_up->push_back(std::move(lookups));
     }
-    std::string label = c.reference && !c.reference->digest.empty() ? c.reference->pinned() : input;
-    for (auto& r : reasons) {
-      r.reference = label;
-      ev.overridable = ev.overridable && !never_overridable(r.code);
-    }
-    ev.candidates.push_back(std::move(c));
-    ev.reasons.push_back(std::move(reasons));
-    ev.previous.push_back(std::move(previous));
   }
   return ev;
+}
+
+// Evaluate `req` from what the ledger answered earlier (`looked_up`, one per input); nullopt if
+// the evaluation asks a question that was not asked then (the policy changed, say), or if the facts
+// cache has dropped a digest's facts since.
+std::optional<Evaluation>
+evaluate_remembered(const std::vector<std::shared_ptr<const InputLookups>>& looked_up,
+                    const std::shared_ptr<const policy::Policy>& pol,
+                    const PromotionRequest& req,
+                    const ledger::Integrity& integrity,
+                    TimeNs now) {
+  Evaluation ev;
+  bool unanswered = false;
+  for (const auto& lookups : looked_up) {
+    std::shared_ptr<const CachedFacts> facts = lookups->facts.lock();
+    if (lookups->has_facts && !facts) {
+      return std::nullopt;
+    }
+    auto approved_in = [&](const std::string& env, const std::string& digest) {
+      for (const auto& a : lookups->approved) {
+        if (a.environment == env && a.digest == digest) {
+          return a.approved;
+        }
+      }
+      unanswered = true;
+      return false;
+    };
+    judge(ev, *lookups, facts, pol, req, approved_in, integrity, now);
+  }
+  if (unanswered) {
+    return std::nullopt;
+  }
+  return ev;
+}
+
+// The key of a dry run's input in the memo: unambiguous for any environment and input text.
+std::string memo_key(const std::string& environment, const std::string& input) {
+  return std::to_string(environment.size()) + ":" + environment + input;
 }
 
 json promotion_item(const Candidate& c, const json& previous, const std::string& env) {
@@ -312,12 +438,92 @@ json promotion_item(const Candidate& c, const json& previous, const std::string&
   return item;
 }
 
+// The answer to a promotion request: `seq` is null and `checkpoint` empty unless ledgered.
+json promotion_answer(const Evaluation& ev,
+                      bool approved,
+                      const json& seq,
+                      const std::string& checkpoint,
+                      const PromotionRequest& req,
+                      const std::string& policy_sha256) {
+  json body{{"decision", approved ? "approved" : "refused"},
+            {"seq", seq},
+            {"environment", req.environment},
+            {"policy_sha256", policy_sha256},
+            {"dry_run", req.dry_run}};
+  if (!checkpoint.empty()) {
+    body["checkpoint"] = checkpoint;
+  }
+  json items = json::array();
+  for (std::size_t i = 0; i < ev.candidates.size(); ++i) {
+    json item = promotion_item(ev.candidates[i], ev.previous[i], req.environment);
+    // All or nothing: in a refused bundle no reference is approved, not even one that passed.
+    item["decision"] = approved ? "approved" : "refused";
+    if (!ev.reasons[i].empty()) {
+      item["reasons"] = reasons_json(ev.reasons[i]);
+    }
+    items.push_back(std::move(item));
+  }
+  if (!req.bundle) {
+    body["digest"] = items[0]["digest"];
+    body["reference"] = items[0]["reference"];
+    body["repository"] = items[0]["repository"];
+    body["previous_digest"] = items[0]["previous_digest"];
+  } else {
+    body["promotions"] = items;
+  }
+  Reasons all = ev.all();
+  if (approved && req.break_glass) {
+    body["break_glass"] = json{{"reason", *req.break_glass}, {"overridden", reasons_json(all)}};
+  }
+  if (!approved) {
+    body["reasons"] = reasons_json(all);
+  }
+  return body;
+}
+
+bool same_reasons(const Reasons& a, const Reasons& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Reason& x, const Reason& y) {
+    return x.code == y.code && x.message == y.message && x.gate == y.gate &&
+           x.reference == y.reference;
+  });
+}
+
+// True if `answer` was made from an evaluation with the outcome of `ev` under a policy with
+// `policy_sha256`: then, for the same request, its text is the answer to `ev`.
+bool made_of(const DryRunAnswer& answer,
+             const Evaluation& ev,
+             bool approved,
+             const std::string& policy_sha256) {
+  return answer.approved == approved && answer.policy_sha256 == policy_sha256 &&
+         answer.previous == ev.previous &&
+         std::equal(answer.reasons.begin(), answer.reasons.end(), ev.reasons.begin(),
+                    ev.reasons.end(), same_reasons);
+}
+
+// Everything of a dry run's request its answer depends on, apart from the evaluation: the
+// environment, the inputs in order, bundle or not, and the break glass reason. Unambiguous.
+std::string answer_key(const PromotionRequest& req) {
+  std::string key = memo_key(req.environment, "");
+  key += req.bundle ? 'B' : 'S';
+  for (const auto& input : req.inputs) {
+    key += memo_key(input, "");
+  }
+  key += req.break_glass ? memo_key(*req.break_glass, "") : std::string("-");
+  return key;
+}
+
 } // namespace
 
 // --- Service ------------------------------------------------------------------------------
 
-Service::Service(Config config, std::unique_ptr<ledger::Ledger> ledger, Metrics& metrics)
-    : m_config(std::move(config)), m_ledger(std::move(ledger)), m_metrics(metrics) {
+Service::Service(Config config,
+                 std::unique_ptr<ledger::Ledger> ledger,
+                 Metrics& metrics,
+                 FactsCacheLimits cache_limits)
+    : m_config(std::move(config)), m_ledger(std::move(ledger)), m_metrics(metrics),
+      m_facts_cache(cache_limits),
+      m_dry_runs(k_max_remembered, k_max_remembered_bytes, k_max_remembered_entry_bytes),
+      m_dry_run_answers(k_max_remembered, k_max_remembered_bytes, k_max_remembered_entry_bytes) {
   m_metrics.ledger_size(m_ledger->size());
   m_metrics.checkpoint_size(m_ledger->size());
 }
@@ -587,6 +793,14 @@ std::optional<json> Service::body_object(const Ctx& ctx) {
   return body;
 }
 
+void Service::commit_failed() {
+  // A failed commit takes back entries that writer steps saw (and cached) but that never became
+  // durable; their seqs could later be reused by other entries.
+  m_facts_cache.clear();
+  m_dry_runs.clear();
+  m_dry_run_answers.clear();
+}
+
 void Service::ledger_failure(const Ctx& ctx, const Error& error) {
   log("error", "ledger failure",
       {{"request_id", ctx->request.request_id}, {"error", error.message}});
@@ -754,12 +968,12 @@ void Service::get_digest(const Ctx& ctx, const std::string& digest) {
     return;
   }
   auto pol = policy();
-  std::optional<Facts> facts;
+  std::shared_ptr<const Facts> facts;
   std::optional<ledger::Revocation> revoked;
   json current_in = json::array();
   json entries = json::array();
   auto r = m_ledger->read([&](ledger::View& view) {
-    facts = load_facts(view, digest);
+    facts = m_facts_cache.get(view, digest)->facts();
     revoked = view.revocation(digest);
     for (const auto& s : view.slots("")) {
       if (s.digest == digest) {
@@ -915,9 +1129,11 @@ void Service::post_validation(const Ctx& ctx) {
   auto outcome = std::make_shared<Outcome>();
   auto rec = std::make_shared<policy::Record>(std::move(*record));
   std::string actor = ctx->principal->name;
+  FactsCache& cache = m_facts_cache;
   m_ledger->submit(
-      [rec, outcome, actor](ledger::View& view) -> std::optional<ledger::Draft> {
-        Facts facts = load_facts(view, rec->digest).value_or(Facts{});
+      [rec, outcome, actor, &cache](ledger::View& view) -> std::optional<ledger::Draft> {
+        auto cached = cache.get(view, rec->digest);
+        Facts facts = cached->facts() ? *cached->facts() : Facts{};
         auto merged = policy::merge_record(facts, *rec, view.size() + 1);
         if (!merged) {
           outcome->conflict = merged.error();
@@ -937,6 +1153,7 @@ void Service::post_validation(const Ctx& ctx) {
       },
       [this, ctx, rec, outcome](Result<std::optional<ledger::Committed>> result) {
         if (!result) {
+          commit_failed();
           ledger_failure(ctx, result.error());
           return;
         }
@@ -1041,46 +1258,14 @@ void Service::post_promotion(const Ctx& ctx) {
 
   auto respond = [this, ctx, req, pol](const Evaluation& ev, bool approved, json seq,
                                        const std::string& checkpoint) {
-    Reasons all = ev.all();
-    json body{{"decision", approved ? "approved" : "refused"},
-              {"seq", seq},
-              {"environment", req.environment},
-              {"policy_sha256", pol->sha256},
-              {"dry_run", req.dry_run}};
-    if (!checkpoint.empty()) {
-      body["checkpoint"] = checkpoint;
-    }
-    json items = json::array();
-    for (std::size_t i = 0; i < ev.candidates.size(); ++i) {
-      json item = promotion_item(ev.candidates[i], ev.previous[i], req.environment);
-      // All or nothing: in a refused bundle no reference is approved, not even one that passed.
-      item["decision"] = approved ? "approved" : "refused";
-      if (!ev.reasons[i].empty()) {
-        item["reasons"] = reasons_json(ev.reasons[i]);
-      }
-      items.push_back(std::move(item));
-    }
-    if (!req.bundle) {
-      body["digest"] = items[0]["digest"];
-      body["reference"] = items[0]["reference"];
-      body["repository"] = items[0]["repository"];
-      body["previous_digest"] = items[0]["previous_digest"];
-    } else {
-      body["promotions"] = items;
-    }
-    if (approved && req.break_glass) {
-      body["break_glass"] = json{{"reason", *req.break_glass}, {"overridden", reasons_json(all)}};
-    }
-    if (!approved) {
-      body["reasons"] = reasons_json(all);
-    }
     if (!req.dry_run) {
       m_metrics.decision("promotion", approved ? "approved" : "refused");
-      for (const auto& r : all) {
+      for (const auto& r : ev.all()) {
         m_metrics.reason(r.code);
       }
     }
-    ctx->reply(approved ? 200 : 403, body);
+    ctx->reply(approved ? 200 : 403,
+               promotion_answer(ev, approved, seq, checkpoint, req, pol->sha256));
   };
   auto decide = [req](const Evaluation& ev) {
     bool clean = ev.all().empty();
@@ -1088,15 +1273,54 @@ void Service::post_promotion(const Ctx& ctx) {
   };
 
   if (req.dry_run) {
-    std::optional<Evaluation> ev;
     auto integrity = m_ledger->integrity();
-    auto r = m_ledger->read(
-        [&](ledger::View& view) { ev = evaluate_promotion(view, *pol, req, integrity, now_ns()); });
-    if (!r) {
-      ledger_failure(ctx, r.error());
-      return;
+    // While the ledger has not grown, what it answered to the same questions still holds.
+    std::int64_t size = m_ledger->size();
+    std::vector<std::shared_ptr<const InputLookups>> remembered;
+    for (const auto& text : req.inputs) {
+      auto found = m_dry_runs.find(size, memo_key(req.environment, text));
+      if (!found) {
+        break;
+      }
+      remembered.push_back(std::move(found));
     }
-    respond(*ev, decide(*ev), nullptr, "");
+    std::optional<Evaluation> ev;
+    if (remembered.size() == req.inputs.size()) {
+      ev = evaluate_remembered(remembered, pol, req, integrity, now_ns());
+    }
+    if (!ev) {
+      std::vector<std::shared_ptr<const InputLookups>> looked_up;
+      std::int64_t snapshot = 0;
+      auto r = m_ledger->read([&](ledger::View& view) {
+        snapshot = view.size();
+        ev = evaluate_promotion(view, m_facts_cache, pol, req, integrity, now_ns(), &looked_up);
+      });
+      if (!r) {
+        ledger_failure(ctx, r.error());
+        return;
+      }
+      for (std::size_t i = 0; i < looked_up.size(); ++i) {
+        std::size_t bytes = looked_up[i]->bytes();
+        m_dry_runs.store(snapshot, memo_key(req.environment, req.inputs[i]),
+                         std::move(looked_up[i]), bytes);
+      }
+    }
+    // The answer is a function of the evaluation and the request: when both are what they were
+    // for a remembered answer, its text is this answer's text.
+    bool approved = decide(*ev);
+    std::string key = answer_key(req);
+    auto answer = m_dry_run_answers.find(size, key);
+    if (!answer || !made_of(*answer, *ev, approved, pol->sha256)) {
+      auto made = std::make_shared<DryRunAnswer>();
+      made->policy_sha256 = pol->sha256;
+      made->reasons = ev->reasons;
+      made->previous = ev->previous;
+      made->approved = approved;
+      made->body = json_text(promotion_answer(*ev, approved, nullptr, "", req, pol->sha256));
+      m_dry_run_answers.store(size, key, made, made->bytes());
+      answer = std::move(made);
+    }
+    ctx->reply_text(approved ? 200 : 403, answer->body, "application/json");
     return;
   }
 
@@ -1104,8 +1328,9 @@ void Service::post_promotion(const Ctx& ctx) {
   if (!integrity.ok) {
     // The ledger accepts no entry; evaluate on a snapshot and refuse without a seq.
     std::optional<Evaluation> ev;
-    auto r = m_ledger->read(
-        [&](ledger::View& view) { ev = evaluate_promotion(view, *pol, req, integrity, now_ns()); });
+    auto r = m_ledger->read([&](ledger::View& view) {
+      ev = evaluate_promotion(view, m_facts_cache, pol, req, integrity, now_ns());
+    });
     if (!r) {
       ledger_failure(ctx, r.error());
       return;
@@ -1117,10 +1342,11 @@ void Service::post_promotion(const Ctx& ctx) {
   auto ev = std::make_shared<std::optional<Evaluation>>();
   auto approved = std::make_shared<bool>(false);
   std::string actor = who.name;
+  FactsCache& cache = m_facts_cache;
   m_ledger->submit(
-      [req, pol, ev, approved, actor, decide,
-       integrity](ledger::View& view) -> std::optional<ledger::Draft> {
-        *ev = evaluate_promotion(view, *pol, req, integrity, now_ns());
+      [req, pol, ev, approved, actor, decide, integrity,
+       &cache](ledger::View& view) -> std::optional<ledger::Draft> {
+        *ev = evaluate_promotion(view, cache, pol, req, integrity, now_ns());
         *approved = decide(**ev);
         json items = json::array();
         for (std::size_t i = 0; i < (*ev)->candidates.size(); ++i) {
@@ -1143,6 +1369,9 @@ void Service::post_promotion(const Ctx& ctx) {
         return ledger::Draft{ledger::k_promotion, actor, std::move(body)};
       },
       [this, ctx, ev, approved, respond](Result<std::optional<ledger::Committed>> result) {
+        if (!result) {
+          commit_failed();
+        }
         if (!result || !*result) {
           ledger_failure(ctx, result ? make_error(Errc::internal, "nothing was ledgered")
                                      : result.error());
@@ -1214,6 +1443,7 @@ void Service::post_deployment(const Ctx& ctx, const std::string& env) {
       [this, ctx, out, env, digest, status,
        running](Result<std::optional<ledger::Committed>> result) {
         if (!result) {
+          commit_failed();
           ledger_failure(ctx, result.error());
           return;
         }
@@ -1296,6 +1526,7 @@ void Service::post_rollback(const Ctx& ctx, const std::string& env) {
   };
   auto out = std::make_shared<Outcome>();
   std::string actor = ctx->principal->name;
+  FactsCache* cache = &m_facts_cache;
   m_ledger->submit(
       [=](ledger::View& view) -> std::optional<ledger::Draft> {
         auto slots = view.slots(env);
@@ -1353,14 +1584,18 @@ void Service::post_rollback(const Ctx& ctx, const std::string& env) {
         Candidate c;
         c.input = repo + "@" + out->target;
         c.reference = policy::parse_reference(c.input);
-        c.facts = load_facts(view, out->target);
+        auto cached = cache->get(view, out->target);
         if (auto rev = view.revocation(out->target)) {
           c.revoked = rev->reason;
         }
         auto approved_in = [&](const std::string& e, const std::string& d) {
           return view.approved_in(e, d);
         };
-        out->reasons = policy::evaluate(*pol, env, c, approved_in, {now_ns(), true, true});
+        policy::EvaluationOptions options;
+        options.now = now_ns();
+        options.skip_stage_order = true;
+        options.skip_evidence_age = true;
+        out->reasons = evaluate_cached(pol, env, c, cached, approved_in, options);
         for (auto& r : out->reasons) {
           r.reference = c.input;
         }
@@ -1385,6 +1620,7 @@ void Service::post_rollback(const Ctx& ctx, const std::string& env) {
       },
       [this, ctx, out, env, break_glass, pol](Result<std::optional<ledger::Committed>> result) {
         if (!result) {
+          commit_failed();
           ledger_failure(ctx, result.error());
           return;
         }
@@ -1464,6 +1700,7 @@ void Service::post_revocation(const Ctx& ctx) {
       },
       [this, ctx, out, digest, reason](Result<std::optional<ledger::Committed>> result) {
         if (!result) {
+          commit_failed();
           ledger_failure(ctx, result.error());
           return;
         }
@@ -1511,14 +1748,21 @@ void Service::post_what_if(const Ctx& ctx) {
         Candidate c;
         c.input = repository + "@" + digest;
         c.reference = policy::parse_reference(c.input);
-        c.facts = load_facts(view, digest);
+        auto cached = m_facts_cache.get(view, digest);
         if (auto rev = view.revocation(digest)) {
           c.revoked = rev->reason;
         }
         auto approved_in = [&](const std::string& e, const std::string& d) {
           return view.approved_in(e, d);
         };
-        auto reasons = policy::evaluate(*proposed, name, c, approved_in, {now_ns(), false, false});
+        policy::EvaluationOptions options;
+        options.now = now_ns();
+        // The proposed policy lives for this request only: nothing to memoize its reasons for.
+        auto reasons =
+            policy::evaluate(*proposed, name, c, cached->facts().get(), approved_in, options,
+                             [&](const policy::EnvironmentPolicy& env, const Facts& facts) {
+                               return policy::evaluate_timeless_evidence(*proposed, env, facts);
+                             });
         report.push_back(json{{"environment", name},
                               {"repository", repository},
                               {"digest", digest},

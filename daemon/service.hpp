@@ -6,7 +6,9 @@
 #pragma once
 
 #include "daemon/config.hpp"
+#include "daemon/facts_cache.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/snapshot_memo.hpp"
 #include "ledger/ledger.hpp"
 #include "policy/policy.hpp"
 
@@ -35,12 +37,19 @@ struct Response {
   std::map<std::string, std::string> headers;
 };
 
+struct InputLookups;
+struct DryRunAnswer;
+
 // Called exactly once with the response; possibly on another thread (the ledger's writer).
 using Respond = std::function<void(Response)>;
 
 class Service {
 public:
-  Service(Config config, std::unique_ptr<ledger::Ledger> ledger, Metrics& metrics);
+  // `cache_limits` bound the cache of digests' merged facts (see daemon/facts_cache.hpp).
+  Service(Config config,
+          std::unique_ptr<ledger::Ledger> ledger,
+          Metrics& metrics,
+          FactsCacheLimits cache_limits = {});
   ~Service();
 
   // Load the policy file and ledger it if it differs from the newest ledgered policy. On failure
@@ -82,6 +91,8 @@ private:
   std::optional<nlohmann::json> body_object(const Ctx& ctx);
   // Answer a read failure of the ledger.
   void ledger_failure(const Ctx& ctx, const Error& error);
+  // Called by a writer step's completion when its commit failed.
+  void commit_failed();
 
   Config m_config;
   std::unique_ptr<ledger::Ledger> m_ledger;
@@ -89,6 +100,16 @@ private:
   mutable std::mutex m_policy_mutex;
   std::shared_ptr<const policy::Policy> m_policy;
   std::atomic<bool> m_stopping{false};
+  // Merged facts of recently evaluated digests; used by reads and by writer steps.
+  FactsCache m_facts_cache;
+  // What the ledger answered to recent dry runs' inputs, by environment and input, while the
+  // ledger keeps its size; and the text of their answers, by request, with what each was made of.
+  // Each memo holds at most 1024 values and 1 MiB, of at most 16 KiB each.
+  static constexpr std::size_t k_max_remembered = 1024;
+  static constexpr std::size_t k_max_remembered_bytes = 1024 * 1024;
+  static constexpr std::size_t k_max_remembered_entry_bytes = 16 * 1024;
+  SnapshotMemo<InputLookups> m_dry_runs;
+  SnapshotMemo<DryRunAnswer> m_dry_run_answers;
 };
 
 } // namespace dg::daemon

@@ -74,6 +74,15 @@ Reasons evaluate_evidence(const Policy& policy,
                           const EnvironmentPolicy& env,
                           const Facts& facts,
                           const EvaluationOptions& options) {
+  Reasons reasons = evaluate_timeless_evidence(policy, env, facts);
+  for (auto& r : evaluate_evidence_age(policy, env, facts, options)) {
+    reasons.push_back(std::move(r));
+  }
+  return reasons;
+}
+
+Reasons
+evaluate_timeless_evidence(const Policy& policy, const EnvironmentPolicy& env, const Facts& facts) {
   Reasons reasons;
   Checks checks = compute_checks(facts);
 
@@ -194,6 +203,14 @@ Reasons evaluate_evidence(const Policy& policy,
           "base image " + base + " is not pinned by a sha256 digest", "require_pinned_base_image");
     }
   }
+  return reasons;
+}
+
+Reasons evaluate_evidence_age(const Policy& policy,
+                              const EnvironmentPolicy& env,
+                              const Facts& facts,
+                              const EvaluationOptions& options) {
+  Reasons reasons;
   if (env.max_evidence_age_ns && !options.skip_evidence_age) {
     std::optional<TimeNs> pushed;
     if (facts.pushed_at.is_string()) {
@@ -220,6 +237,19 @@ Reasons evaluate(const Policy& policy,
                  const Candidate& c,
                  const ApprovedIn& approved_in,
                  const EvaluationOptions& options) {
+  return evaluate(policy, environment, c, c.facts ? &*c.facts : nullptr, approved_in, options,
+                  [&policy](const EnvironmentPolicy& env, const Facts& facts) {
+                    return evaluate_timeless_evidence(policy, env, facts);
+                  });
+}
+
+Reasons evaluate(const Policy& policy,
+                 const std::string& environment,
+                 const Candidate& c,
+                 const Facts* recorded,
+                 const ApprovedIn& approved_in,
+                 const EvaluationOptions& options,
+                 const TimelessEvidence& timeless) {
   Reasons reasons;
   const EnvironmentPolicy* env = policy.environment(environment);
   if (env == nullptr) {
@@ -254,12 +284,12 @@ Reasons evaluate(const Policy& policy,
   if (c.revoked) {
     add(reasons, reason::revoked, ref.digest + " was revoked: " + *c.revoked);
   }
-  if (!c.facts) {
+  if (recorded == nullptr) {
     add(reasons, reason::unknown_digest,
         ref.digest + " has no recorded evidence; record it with POST /v1/validations first");
     return reasons;
   }
-  const Facts& facts = *c.facts;
+  const Facts& facts = *recorded;
   if (!facts.repositories().count(ref.name())) {
     add(reasons, reason::repository_mismatch,
         ref.digest + " was recorded for " + facts.repository + ", not " + ref.name());
@@ -277,7 +307,10 @@ Reasons evaluate(const Policy& policy,
       }
     }
   }
-  for (auto& r : evaluate_evidence(policy, *env, facts, options)) {
+  for (auto& r : timeless(*env, facts)) {
+    reasons.push_back(std::move(r));
+  }
+  for (auto& r : evaluate_evidence_age(policy, *env, facts, options)) {
     reasons.push_back(std::move(r));
   }
   return reasons;

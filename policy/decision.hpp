@@ -46,11 +46,41 @@ Reasons evaluate(const Policy& policy,
                  const ApprovedIn& approved_in,
                  const EvaluationOptions& options);
 
+// Supplies evaluate_timeless_evidence(policy, env, facts) for the policy and facts of one
+// evaluation, e.g. from a cache. It must return exactly what that function returns.
+using TimelessEvidence = std::function<Reasons(const EnvironmentPolicy& env, const Facts& facts)>;
+
+// The same as evaluate above, but the digest's facts are `facts` (nullptr: never recorded;
+// `candidate.facts` is ignored), so that they need not be copied into the candidate, and the
+// evidence's timeless reasons come from `timeless`. Everything that depends on the time
+// (options.now) is still judged here.
+Reasons evaluate(const Policy& policy,
+                 const std::string& environment,
+                 const Candidate& candidate,
+                 const Facts* facts,
+                 const ApprovedIn& approved_in,
+                 const EvaluationOptions& options,
+                 const TimelessEvidence& timeless);
+
 // Reasons of the evidence alone against one environment's requirements (no reference, stage or
-// revocation checks). Used by evaluate and by what-if reports.
+// revocation checks). Used by evaluate and by what-if reports. The timeless reasons followed by
+// the evidence-age reasons, in that order.
 Reasons evaluate_evidence(const Policy& policy,
                           const EnvironmentPolicy& env,
                           const Facts& facts,
                           const EvaluationOptions& options);
+
+// The reasons of evaluate_evidence that do not depend on the time: a pure function of the policy
+// (its trusted keys included), the environment and the facts, so its result may be cached for as
+// long as those three are unchanged. Verifies the signatures and attestations.
+Reasons
+evaluate_timeless_evidence(const Policy& policy, const EnvironmentPolicy& env, const Facts& facts);
+
+// The reasons of evaluate_evidence that depend on the time: evidence-stale under
+// max_evidence_age, judged at options.now (none when options.skip_evidence_age).
+Reasons evaluate_evidence_age(const Policy& policy,
+                              const EnvironmentPolicy& env,
+                              const Facts& facts,
+                              const EvaluationOptions& options);
 
 } // namespace dg::policy

@@ -81,9 +81,11 @@ TEST_CASE("Complete evidence is approved in staging, then production, with the p
   json rec = recorded.json();
   CHECK(rec["digest"] == digest);
   CHECK(rec["seq"].get<int>() >= 1);
-  for (const auto& [name, check] : rec["checks"].items()) {
+  for (const auto& item : rec["checks"].items()) {
+    // CAPTURE keeps a reference in a lambda, which clang 14 refuses for a structured binding.
+    const std::string& name = item.key();
     CAPTURE(name);
-    CHECK(check["ok"] == true);
+    CHECK(item.value()["ok"] == true);
   }
   CHECK(rec["checkpoint"].get<std::string>().find("digestgate.test/ledger\n") == 0);
 
@@ -176,16 +178,17 @@ TEST_CASE(
       {"signature-missing", [&](json& e, const std::string&) { e.erase("signatures"); }},
       {"signature-invalid",
        [&](json& e, const std::string&) {
-         e["signatures"] = {cosign_signature(g.signer, k_repo, other)};
+         e["signatures"] = json::array({cosign_signature(g.signer, k_repo, other)});
        }},
       {"provenance-missing", [&](json& e, const std::string&) { e.erase("attestations"); }},
       {"provenance-invalid",
        [&](json& e, const std::string&) {
-         e["attestations"] = {slsa_attestation(g.signer, other)};
+         e["attestations"] = json::array({slsa_attestation(g.signer, other)});
        }},
       {"provenance-mismatch",
        [&](json& e, const std::string& d) {
-         e["attestations"] = {slsa_attestation(g.signer, d, "https://evil.example/builder@v1")};
+         e["attestations"] =
+             json::array({slsa_attestation(g.signer, d, "https://evil.example/builder@v1")});
          e["build"]["builder_id"] = "https://evil.example/builder@v1";
        }},
       {"source-ref-not-allowed",

@@ -660,7 +660,9 @@ HttpResponse http_exchange(const HostPort& target,
     headers.emplace_back("Authorization", "Bearer " + token);
   }
   for (const auto& [name, value] : extra_headers) {
-    const auto same = [&](const auto& h) { return lowercase(h.first) == lowercase(name); };
+    // A copy: clang 14 cannot capture a structured binding in a lambda.
+    const std::string wanted = lowercase(name);
+    const auto same = [&](const auto& h) { return lowercase(h.first) == wanted; };
     if (auto it = std::find_if(headers.begin(), headers.end(), same); it != headers.end()) {
       it->second = value;
     } else {

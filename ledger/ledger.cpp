@@ -51,16 +51,32 @@ void configure(sql::Connection& db) {
           "PRAGMA cache_size=-16000;");
 }
 
+// True when stored checkpoint `cp`'s note parses and is over the row's own size and root.
+bool note_matches_row(const store::StoredCheckpoint& cp) {
+  auto parsed = parse_checkpoint(cp.note);
+  return parsed && static_cast<std::int64_t>(parsed->size) == cp.size && parsed->root == cp.root;
+}
+
+std::string mismatched_note(std::int64_t size) {
+  return "checkpoint at size " + std::to_string(size) + " does not match its stored root and size";
+}
+
+std::string untrusted_note(std::int64_t size) {
+  return "checkpoint at size " + std::to_string(size) + " is not signed by a trusted ledger key";
+}
+
 // Scan the whole ledger: recompute every leaf from its stored bytes, the tree, and compare with
 // the stored leaves, the stored tree and the checkpoints. `verify_note` checks one stored note's
 // signature; `all_signatures` selects whether every checkpoint's signature or only the newest is
 // checked (roots are always checked for every checkpoint). `on_entry`, when set, sees every
-// entry whose bytes match its leaf, in order.
+// entry whose bytes match its leaf, in order. `on_checkpoint`, when set, sees every stored
+// checkpoint row once, in size order.
 VerifyReport
 scan(sql::Connection& db,
      const std::function<bool(const std::string&)>& verify_note,
      bool all_signatures,
-     const std::function<void(std::int64_t, const std::string&, const Hash&)>& on_entry = {}) {
+     const std::function<void(std::int64_t, const std::string&, const Hash&)>& on_entry = {},
+     const std::function<void(const store::StoredCheckpoint&)>& on_checkpoint = {}) {
   VerifyReport report;
   auto bad = [&](std::int64_t seq, std::string message) {
     if (report.ok) {
@@ -80,6 +96,9 @@ scan(sql::Connection& db,
     if (cps.step()) {
       next_cp = store::StoredCheckpoint{cps.int64(0), cps.hash(1), cps.text(2)};
       ++report.checkpoints;
+      if (on_checkpoint) {
+        on_checkpoint(*next_cp);
+      }
     }
   };
   advance();
@@ -91,18 +110,14 @@ scan(sql::Connection& db,
       if (cp.size == size) {
         bool is_newest = newest && newest->size == cp.size;
         bool check_note = all_signatures || is_newest;
-        auto parsed = check_note ? parse_checkpoint(cp.note) : Result<Checkpoint>(Checkpoint{});
-        if (check_note && (!parsed || static_cast<std::int64_t>(parsed->size) != cp.size ||
-                           parsed->root != cp.root)) {
-          bad(cp.size, "checkpoint at size " + std::to_string(cp.size) +
-                           " does not match its stored root and size");
+        if (check_note && !note_matches_row(cp)) {
+          bad(cp.size, mismatched_note(cp.size));
         } else if (cp.root != range.root()) {
           bad(cp.size, "entry " + std::to_string(cp.size) + ": the tree over entries 1.." +
                            std::to_string(cp.size) +
                            " does not match the signed checkpoint at that size");
         } else if (check_note && !verify_note(cp.note)) {
-          bad(cp.size, "checkpoint at size " + std::to_string(cp.size) +
-                           " is not signed by a trusted ledger key");
+          bad(cp.size, untrusted_note(cp.size));
         }
       }
       advance();
@@ -139,6 +154,9 @@ scan(sql::Connection& db,
     check_checkpoints_at(seq);
     ++expected;
   }
+  while (on_checkpoint && next_cp) {
+    advance(); // rows beyond the entries (the report then fails) are seen too
+  }
   stmt.reset();
   cps.reset();
   report.entries = expected - 1;
@@ -168,6 +186,31 @@ scan(sql::Connection& db,
     }
   }
   return report;
+}
+
+// The checkpoints' pass that scan() leaves out at start: the note of every stored checkpoint of
+// sizes 1..`report.entries` (those whose roots scan() compared with the tree) must be over its
+// own row and signed by a key `verify_note` accepts. The first that is not fails `report`.
+void check_every_note(sql::Connection& db,
+                      const std::function<bool(const std::string&)>& verify_note,
+                      VerifyReport& report) {
+  auto& cps = db.prepare(
+      "SELECT size, root, note FROM checkpoints WHERE size BETWEEN 1 AND ? ORDER BY size");
+  cps.bind(1, report.entries);
+  auto bad = [&](std::int64_t size, std::string message) {
+    report.ok = false;
+    report.first_bad_seq = size;
+    report.message = std::move(message);
+  };
+  while (report.ok && cps.step()) {
+    store::StoredCheckpoint cp{cps.int64(0), cps.hash(1), cps.text(2)};
+    if (!note_matches_row(cp)) {
+      bad(cp.size, mismatched_note(cp.size));
+    } else if (!verify_note(cp.note)) {
+      bad(cp.size, untrusted_note(cp.size));
+    }
+  }
+  cps.reset();
 }
 
 bool note_verifies(const std::string& note, const std::vector<Bytes>& keys) {
@@ -235,9 +278,14 @@ public:
           derived_error = ex.what();
         }
       });
+      // The checkpoints' sum is taken as the scan streams them, to be compared with the seal's.
+      seal::Sum checkpoints;
+      auto add_checkpoint = [&](const store::StoredCheckpoint& cp) {
+        checkpoints.add(m_hasher->checkpoint(cp.size, cp.root, cp.note));
+      };
       VerifyReport report;
       try {
-        report = scan(*m_writer, verify, false);
+        report = scan(*m_writer, verify, false, {}, add_checkpoint);
       } catch (...) {
         summer.join();
         throw;
@@ -245,17 +293,28 @@ public:
       summer.join();
 
       m_start.entries = report.entries;
+      seal::Verdict verdict;
       if (report.ok && key_known) {
-        Hash root = range_root(report);
-        std::optional<std::string> why =
-            derived ? seal::mismatch(store::meta(*m_writer, k_seal_key), report.entries, root,
-                                     *derived, *m_hasher)
-                    : std::optional<std::string>("cannot read them: " + derived_error);
-        if (why) {
+        verdict =
+            seal::check(store::meta(*m_writer, k_seal_key), report.entries, range_root(report),
+                        derived ? *derived : seal::Sum{}, checkpoints, *m_hasher);
+        if (!derived) {
+          verdict.derived = "cannot read them: " + derived_error;
+        }
+        if (verdict.checkpoints) {
+          // The seal does not vouch for the checkpoints as this key's holder wrote them: every
+          // stored signature is checked once, and the new seal below then vouches for them.
+          m_start.checkpoints_verified = true;
+          m_start.checkpoints_problem = *verdict.checkpoints;
+          check_every_note(*m_writer, verify, report);
+        }
+      }
+      if (report.ok && key_known) {
+        if (verdict.derived) {
           // The derived tables are rebuilt from the verified entries: whatever was done to
           // them outside the daemon is undone, and they agree with the signed tree again.
           m_start.derived_rebuilt = true;
-          m_start.derived_problem = *why;
+          m_start.derived_problem = *verdict.derived;
           store::clear_derived(*m_writer);
           auto& stmt = m_writer->prepare("SELECT seq, bytes, leaf FROM entries ORDER BY seq");
           while (stmt.step()) {
@@ -264,10 +323,14 @@ public:
           }
           stmt.reset();
           m_sum = seal::scan(*m_writer, *m_hasher);
-          store::set_meta(*m_writer, k_seal_key,
-                          seal::make(report.entries, root, m_sum, *m_hasher));
         } else {
           m_sum = *derived;
+        }
+        m_checkpoint_sum = checkpoints;
+        if (verdict.derived || verdict.checkpoints) {
+          store::set_meta(
+              *m_writer, k_seal_key,
+              seal::make(report.entries, range_root(report), m_sum, m_checkpoint_sum, *m_hasher));
         }
         m_writer->exec("COMMIT");
       } else {
@@ -495,6 +558,7 @@ private:
     results.reserve(batch.size());
     CompactRange saved_range = m_range;
     seal::Sum saved_sum = m_sum;
+    seal::Sum saved_checkpoint_sum = m_checkpoint_sum;
     std::int64_t size = m_size;
     std::string note;
     bool appended = false;
@@ -546,13 +610,16 @@ private:
             .bind_hash(2, cp.root)
             .bind(3, note)
             .run();
-        store::set_meta(*m_writer, k_seal_key, seal::make(size, cp.root, m_sum, *m_hasher));
+        m_checkpoint_sum.add(m_hasher->checkpoint(size, cp.root, note));
+        store::set_meta(*m_writer, k_seal_key,
+                        seal::make(size, cp.root, m_sum, m_checkpoint_sum, *m_hasher));
       }
       m_writer->exec("COMMIT");
     } catch (const sql::Failure& f) {
       std::ignore = sqlite3_exec(m_writer->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
       m_range = saved_range;
       m_sum = saved_sum;
+      m_checkpoint_sum = saved_checkpoint_sum;
       fail_closed("a commit failed (" + f.message + "); the ledger refuses writes until restarted",
                   0);
       for (auto& job : batch) {
@@ -584,8 +651,10 @@ private:
   Options m_options;
   std::unique_ptr<sql::Connection> m_writer;
   CompactRange m_range;
-  // The derived tables' row sum, kept by the writer connection's triggers, and its hasher.
+  // The derived tables' row sum, kept by the writer connection's triggers; the checkpoints' row
+  // sum, kept by commit_batch; and their hasher.
   seal::Sum m_sum;
+  seal::Sum m_checkpoint_sum;
   std::unique_ptr<seal::RowHasher> m_hasher;
   StartReport m_start;
   std::atomic<std::int64_t> m_size{0};

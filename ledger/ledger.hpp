@@ -182,6 +182,11 @@ struct StartReport {
   // large ledger); `derived_problem` says why.
   bool derived_rebuilt = false;
   std::string derived_problem;
+  // The checkpoints did not match their seal, so every stored checkpoint's signature was
+  // verified (slow on a large ledger) rather than only the newest one's; `checkpoints_problem`
+  // says why.
+  bool checkpoints_verified = false;
+  std::string checkpoints_problem;
 };
 
 class Ledger {

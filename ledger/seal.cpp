@@ -14,7 +14,10 @@ namespace dg::ledger::seal {
 namespace {
 
 constexpr std::string_view k_key_label = "digestgate derived-state seal key v1";
-constexpr std::string_view k_version = "v1";
+// The format written, and the earlier one still read (it covers the derived tables only).
+constexpr std::string_view k_version = "v2";
+constexpr std::string_view k_version_1 = "v1";
+constexpr std::string_view k_mac_label = "digestgate derived-state seal\n";
 
 void put_u32(std::string& out, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) {
@@ -231,6 +234,19 @@ Hash RowHasher::row(std::string_view table, sqlite3_value** values, int count) {
   return finish();
 }
 
+Hash RowHasher::checkpoint(std::int64_t size, const Hash& root, std::string_view note) {
+  constexpr std::string_view table = "checkpoints";
+  m_buffer.clear();
+  put_bytes(m_buffer, table.data(), table.size());
+  m_buffer.push_back('i');
+  put_u64(m_buffer, static_cast<std::uint64_t>(size));
+  m_buffer.push_back('b');
+  put_bytes(m_buffer, root.data(), root.size());
+  m_buffer.push_back('t');
+  put_bytes(m_buffer, note.data(), note.size());
+  return finish();
+}
+
 Hash RowHasher::mac(std::string_view message) {
   m_buffer.assign(message);
   return finish();
@@ -304,47 +320,66 @@ void track(sql::Connection& db, Sum& sum, RowHasher& hasher) {
   db.exec(sql);
 }
 
-std::string make(std::int64_t size, const Hash& root, const Sum& sum, RowHasher& hasher) {
-  std::string body =
-      std::string(k_version) + " " + std::to_string(size) + " " + to_hex(root) + " " + sum.hex();
-  return body + " " + to_hex(hasher.mac("digestgate derived-state seal\n" + body));
+std::string make(std::int64_t size,
+                 const Hash& root,
+                 const Sum& derived,
+                 const Sum& checkpoints,
+                 RowHasher& hasher) {
+  std::string body = std::string(k_version) + " " + std::to_string(size) + " " + to_hex(root) +
+                     " " + derived.hex() + " " + checkpoints.hex();
+  return body + " " + to_hex(hasher.mac(std::string(k_mac_label) + body));
 }
 
-std::optional<std::string> mismatch(const std::string& text,
-                                    std::int64_t size,
-                                    const Hash& root,
-                                    const Sum& sum,
-                                    RowHasher& hasher) {
+Verdict check(const std::string& text,
+              std::int64_t size,
+              const Hash& root,
+              const Sum& derived,
+              const Sum& checkpoints,
+              RowHasher& hasher) {
+  auto neither = [](const std::string& why) { return Verdict{why, why}; };
   if (text.empty()) {
-    return "there is no seal (a ledger written by an older version, or a new one)";
+    return neither("there is no seal (a ledger written by an older version, or a new one)");
   }
-  auto last = text.rfind(' ');
-  if (last == std::string::npos || !text.starts_with(std::string(k_version) + " ")) {
-    return "the seal is not in a known format";
+  // v1: VERSION SIZE ROOT SUM MAC; v2: VERSION SIZE ROOT SUM CPSUM MAC.
+  std::vector<std::string> fields;
+  for (std::size_t at = 0;;) {
+    auto space = text.find(' ', at);
+    fields.push_back(text.substr(at, space - at));
+    if (space == std::string::npos) {
+      break;
+    }
+    at = space + 1;
   }
-  std::string body = text.substr(0, last);
-  auto mac = hash_from_hex(std::string_view(text).substr(last + 1));
-  Hash expected_mac = hasher.mac("digestgate derived-state seal\n" + body);
+  bool v1 = fields.size() == 5 && fields[0] == k_version_1;
+  if (!v1 && !(fields.size() == 6 && fields[0] == k_version)) {
+    return neither("the seal is not in a known format");
+  }
+  std::string body = text.substr(0, text.rfind(' '));
+  auto mac = hash_from_hex(fields.back());
+  Hash expected_mac = hasher.mac(std::string(k_mac_label) + body);
   if (!mac || !constant_time_equal(
                   std::string_view(reinterpret_cast<const char*>(mac->data()), mac->size()),
                   std::string_view(reinterpret_cast<const char*>(expected_mac.data()),
                                    expected_mac.size()))) {
-    return "the seal is not signed by this daemon's checkpoint key";
+    return neither("the seal is not signed by this daemon's checkpoint key");
   }
-  std::string expected_body =
-      std::string(k_version) + " " + std::to_string(size) + " " + to_hex(root) + " " + sum.hex();
-  if (body != expected_body) {
-    auto parts_size = body.substr(k_version.size() + 1,
-                                  body.find(' ', k_version.size() + 1) - k_version.size() - 1);
-    if (parts_size != std::to_string(size)) {
-      return "the seal covers " + parts_size + " entries, the ledger has " + std::to_string(size);
-    }
-    if (body.find(to_hex(root)) == std::string::npos) {
-      return "the seal was made for another tree";
-    }
-    return "the derived tables changed since the daemon sealed them";
+  if (fields[1] != std::to_string(size)) {
+    return neither("the seal covers " + fields[1] + " entries, the ledger has " +
+                   std::to_string(size));
   }
-  return std::nullopt;
+  if (fields[2] != to_hex(root)) {
+    return neither("the seal was made for another tree");
+  }
+  Verdict verdict;
+  if (fields[3] != derived.hex()) {
+    verdict.derived = "the derived tables changed since the daemon sealed them";
+  }
+  if (v1) {
+    verdict.checkpoints = "the seal does not cover the checkpoints (written by an older version)";
+  } else if (fields[4] != checkpoints.hex()) {
+    verdict.checkpoints = "the checkpoints changed since the daemon sealed them";
+  }
+  return verdict;
 }
 
 } // namespace dg::ledger::seal

@@ -1,6 +1,7 @@
-// The derived-state seal: a keyed multiset hash over every row of the derived tables, kept up
-// to date on each write and bound to the tree head, so that the start-up check can confirm the
-// derived tables instead of rebuilding them. Private to the ledger room; see docs/ledger.md.
+// The seal: keyed multiset hashes over every row of the derived tables and over every stored
+// checkpoint, kept up to date on each write and bound to the tree head, so that the start-up
+// check can confirm the derived tables instead of rebuilding them, and the checkpoints instead of
+// verifying every signature. Private to the ledger room; see docs/ledger.md.
 #pragma once
 
 #include "ledger/sqlite.hpp"
@@ -41,6 +42,8 @@ public:
   RowHasher& operator=(const RowHasher&) = delete;
 
   Hash row(std::string_view table, sqlite3_value** values, int count);
+  // The hash row() gives the row (INTEGER size, BLOB root, TEXT note) of table `checkpoints`.
+  Hash checkpoint(std::int64_t size, const Hash& root, std::string_view note);
   Hash mac(std::string_view message);
 
 private:
@@ -63,13 +66,28 @@ Sum scan(sql::Connection& db, RowHasher& hasher);
 // deleted ones. `sum` and `hasher` must outlive the connection.
 void track(sql::Connection& db, Sum& sum, RowHasher& hasher);
 
-// The stored seal text, "v1 SIZE ROOT SUM MAC", and its check against a verified tree head.
-std::string make(std::int64_t size, const Hash& root, const Sum& sum, RowHasher& hasher);
-// Why `text` does not seal (`size`, `root`, `sum`), or nothing when it does.
-std::optional<std::string> mismatch(const std::string& text,
-                                    std::int64_t size,
-                                    const Hash& root,
-                                    const Sum& sum,
-                                    RowHasher& hasher);
+// The stored seal text, "v2 SIZE ROOT SUM CPSUM MAC": the tree head, the derived tables' sum,
+// the checkpoints' sum, and a MAC over the rest under the seal key.
+std::string make(std::int64_t size,
+                 const Hash& root,
+                 const Sum& derived,
+                 const Sum& checkpoints,
+                 RowHasher& hasher);
+
+// What a stored seal confirms about a verified tree head: for each of the derived tables and the
+// checkpoints, why the seal does not vouch for them, or nothing when it does. A seal that is
+// absent, malformed, not made with the seal key or made for another tree head vouches for
+// neither. A "v1 SIZE ROOT SUM MAC" seal (written by earlier versions) vouches for the derived
+// tables only.
+struct Verdict {
+  std::optional<std::string> derived;
+  std::optional<std::string> checkpoints;
+};
+Verdict check(const std::string& text,
+              std::int64_t size,
+              const Hash& root,
+              const Sum& derived,
+              const Sum& checkpoints,
+              RowHasher& hasher);
 
 } // namespace dg::ledger::seal

@@ -4,12 +4,15 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 using namespace dg;
 using namespace dg::ledger;
@@ -54,6 +57,41 @@ struct LedgerDir {
     sqlite3_free(err);
     sqlite3_close(h);
     return rc;
+  }
+
+  // The first column of the first row `sql` returns ("" when none).
+  std::string value(const std::string& sql) const {
+    sqlite3* h = nullptr;
+    sqlite3_open(db().c_str(), &h);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(h, sql.c_str(), -1, &stmt, nullptr);
+    std::string out;
+    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(h);
+    return out;
+  }
+
+  std::string note(std::int64_t size) const {
+    return value("SELECT note FROM checkpoints WHERE size = " + std::to_string(size));
+  }
+
+  // Replace the stored note of checkpoint `size` (its root column stays), as someone with shell
+  // access would.
+  void replace_note(std::int64_t size, const std::string& note) const {
+    REQUIRE(exec("DROP TRIGGER IF EXISTS checkpoints_no_UPDATE") == SQLITE_OK);
+    sqlite3* h = nullptr;
+    sqlite3_open(db().c_str(), &h);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(h, "UPDATE checkpoints SET note = ? WHERE size = ?", -1, &stmt, nullptr);
+    sqlite3_bind_text(stmt, 1, note.data(), static_cast<int>(note.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, size);
+    CHECK(sqlite3_step(stmt) == SQLITE_DONE);
+    CHECK(sqlite3_changes(h) == 1);
+    sqlite3_finalize(stmt);
+    sqlite3_close(h);
   }
 };
 
@@ -379,6 +417,177 @@ TEST_CASE("Any change to the derived tables or their seal outside the ledger for
   // The rebuild sealed the tables again.
   auto ledger = d.open();
   CHECK_MESSAGE(!ledger->start_report().derived_rebuilt, ledger->start_report().derived_problem);
+}
+
+// The fields of the stored seal, split at spaces.
+std::vector<std::string> seal_fields(const LedgerDir& d) {
+  std::string text = d.value("SELECT value FROM meta WHERE key = 'derived_seal'");
+  std::vector<std::string> fields;
+  for (std::size_t at = 0; !text.empty();) {
+    auto space = text.find(' ', at);
+    fields.push_back(text.substr(at, space - at));
+    if (space == std::string::npos) {
+      break;
+    }
+    at = space + 1;
+  }
+  return fields;
+}
+
+// A ledger of `n` entries, one commit (and so one checkpoint) each.
+void fill(const LedgerDir& d, int n) {
+  auto ledger = d.open();
+  for (int i = 1; i <= n; ++i) {
+    REQUIRE(ledger->append(validation(digest_of(i))));
+  }
+}
+
+TEST_CASE("Checkpoints written by the ledger are confirmed by the seal, not by every signature") {
+  LedgerDir d;
+  {
+    auto ledger = d.open();
+    // A new ledger has no seal yet: its (no) checkpoints are verified, and then sealed.
+    CHECK(ledger->start_report().checkpoints_verified);
+    REQUIRE(ledger->append(validation(digest_of(1))));
+    REQUIRE(ledger->append(validation(digest_of(2))));
+    // A failed step adds no checkpoint, and nothing to either sum.
+    std::promise<Result<std::optional<Committed>>> failed;
+    ledger->submit([](View&) -> std::optional<Draft> { throw std::runtime_error("step failed"); },
+                   [&](Result<std::optional<Committed>> r) { failed.set_value(std::move(r)); });
+    CHECK_FALSE(failed.get_future().get());
+    REQUIRE(ledger->append(validation(digest_of(3))));
+  }
+  auto ledger = d.open();
+  CHECK(ledger->integrity().ok);
+  StartReport report = ledger->start_report();
+  CHECK(report.entries == 3);
+  CHECK_MESSAGE(!report.checkpoints_verified, report.checkpoints_problem);
+  CHECK_MESSAGE(!report.derived_rebuilt, report.derived_problem);
+
+  // The seal is "v2 SIZE ROOT SUM CPSUM MAC", and CPSUM is the sum of the HMACs of the checkpoint
+  // rows, encoded as any row is (table name, then each typed value).
+  auto fields = seal_fields(d);
+  REQUIRE(fields.size() == 6);
+  CHECK(fields[0] == "v2");
+  CHECK(fields[1] == "3");
+  seal::RowHasher hasher(seal::derive_key(*d.key));
+  seal::Sum expected;
+  sqlite3* h = nullptr;
+  sqlite3_open(d.db().c_str(), &h);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(h, "SELECT size, root, note FROM checkpoints", -1, &stmt, nullptr);
+  int rows = 0;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    sqlite3_value* values[3] = {sqlite3_column_value(stmt, 0), sqlite3_column_value(stmt, 1),
+                                sqlite3_column_value(stmt, 2)};
+    Hash row = hasher.row("checkpoints", values, 3);
+    const auto* root = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt, 1));
+    Hash root_hash{};
+    std::copy(root, root + root_hash.size(), root_hash.begin());
+    CHECK(row == hasher.checkpoint(sqlite3_column_int64(stmt, 0), root_hash,
+                                   reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2))));
+    expected.add(row);
+    ++rows;
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(h);
+  CHECK(rows == 3);
+  CHECK(fields[4] == expected.hex());
+}
+
+TEST_CASE("An older checkpoint changed outside the ledger fails the open") {
+  LedgerDir d;
+  fill(d, 4);
+  auto genuine = parse_checkpoint(d.note(2));
+  REQUIRE(genuine);
+  std::string problem;
+  SUBCASE("its note re-signed by another key, over the true root") {
+    auto other = Ed25519PrivateKey::generate();
+    REQUIRE(other);
+    d.replace_note(2, sign_checkpoint(*genuine, genuine->origin, *other));
+    problem = "checkpoint at size 2 is not signed by a trusted ledger key";
+  }
+  SUBCASE("the same, and the seal deleted with it") {
+    auto other = Ed25519PrivateKey::generate();
+    REQUIRE(other);
+    d.replace_note(2, sign_checkpoint(*genuine, genuine->origin, *other));
+    REQUIRE(d.exec("DELETE FROM meta WHERE key = 'derived_seal'") == SQLITE_OK);
+    problem = "checkpoint at size 2 is not signed by a trusted ledger key";
+  }
+  SUBCASE("its note swapped for another genuine one") {
+    d.replace_note(2, d.note(3));
+    problem = "checkpoint at size 2 does not match its stored root and size";
+  }
+
+  auto ledger = d.open();
+  Integrity integrity = ledger->integrity();
+  CHECK_FALSE(integrity.ok);
+  CHECK(integrity.first_bad_seq == 2);
+  CHECK(integrity.message == problem);
+  CHECK(ledger->start_report().checkpoints_verified);
+  auto appended = ledger->append(validation(digest_of(5)));
+  REQUIRE_FALSE(appended);
+  CHECK(appended.error().code == Errc::corrupt);
+  ledger->close();
+
+  auto report = verify_file(d.db(), "");
+  REQUIRE(report);
+  CHECK_FALSE(report->ok);
+  CHECK(report->first_bad_seq == 2);
+  CHECK(report->message == problem);
+}
+
+TEST_CASE("Checkpoints the seal does not cover are all verified once, then sealed") {
+  LedgerDir d;
+  fill(d, 3);
+  std::string problem;
+  bool rebuilt = false;
+  SUBCASE("the seal deleted") {
+    REQUIRE(d.exec("DELETE FROM meta WHERE key = 'derived_seal'") == SQLITE_OK);
+    problem = "there is no seal";
+    rebuilt = true;
+  }
+  SUBCASE("a v1 seal, written by an earlier version, that covers the derived tables only") {
+    auto fields = seal_fields(d);
+    REQUIRE(fields.size() == 6);
+    std::string body = "v1 " + fields[1] + " " + fields[2] + " " + fields[3];
+    seal::RowHasher hasher(seal::derive_key(*d.key));
+    std::string v1 = body + " " + to_hex(hasher.mac("digestgate derived-state seal\n" + body));
+    REQUIRE(d.exec("UPDATE meta SET value = '" + v1 + "' WHERE key = 'derived_seal'") == SQLITE_OK);
+    problem = "the seal does not cover the checkpoints";
+  }
+  SUBCASE("the seal's checkpoint sum changed") {
+    auto fields = seal_fields(d);
+    REQUIRE(fields.size() == 6);
+    fields[4][0] = fields[4][0] == '0' ? '1' : '0';
+    std::string text;
+    for (const auto& f : fields) {
+      text += (text.empty() ? "" : " ") + f;
+    }
+    REQUIRE(d.exec("UPDATE meta SET value = '" + text + "' WHERE key = 'derived_seal'") ==
+            SQLITE_OK);
+    problem = "not signed by this daemon's checkpoint key";
+    rebuilt = true;
+  }
+
+  {
+    auto ledger = d.open();
+    CHECK(ledger->integrity().ok);
+    StartReport report = ledger->start_report();
+    CHECK(report.checkpoints_verified);
+    CHECK_MESSAGE(report.checkpoints_problem.find(problem) != std::string::npos,
+                  report.checkpoints_problem);
+    CHECK_MESSAGE(report.derived_rebuilt == rebuilt, report.derived_problem);
+  }
+  // The check wrote a seal that covers the checkpoints again.
+  auto fields = seal_fields(d);
+  REQUIRE(fields.size() == 6);
+  CHECK(fields[0] == "v2");
+  auto ledger = d.open();
+  CHECK(ledger->integrity().ok);
+  StartReport report = ledger->start_report();
+  CHECK_MESSAGE(!report.checkpoints_verified, report.checkpoints_problem);
+  CHECK_MESSAGE(!report.derived_rebuilt, report.derived_problem);
 }
 
 TEST_SUITE_END();

@@ -153,9 +153,14 @@ int serve(const std::string& config_path) {
   log("info", "ledger checked",
       {{"entries", checked.entries},
        {"seconds", checked.seconds},
-       {"derived_tables", checked.derived_rebuilt ? "rebuilt" : "sealed"}});
+       {"derived_tables", checked.derived_rebuilt ? "rebuilt" : "sealed"},
+       {"checkpoints", checked.checkpoints_verified ? "verified" : "sealed"}});
   if (checked.derived_rebuilt && checked.entries > 0) {
     log("warn", "derived tables rebuilt from the entries", {{"reason", checked.derived_problem}});
+  }
+  if (checked.checkpoints_verified && checked.entries > 0) {
+    log("warn", "every checkpoint signature verified: the checkpoints were not sealed",
+        {{"reason", checked.checkpoints_problem}});
   }
   if (!integrity.ok) {
     log("error", "ledger integrity check failed: refusing every promotion until an operator acts",

@@ -328,6 +328,7 @@ TEST_CASE("An untouched ledger verifies offline and the restarted daemon is read
   json checked = last_ledger_check(f.daemon.log());
   CHECK_MESSAGE(checked.value("entries", -1) == Filled::k_size, checked.dump());
   CHECK_MESSAGE(checked.value("derived_tables", "") == "sealed", checked.dump());
+  CHECK_MESSAGE(checked.value("checkpoints", "") == "sealed", checked.dump());
   auto approved = f.promote(pinned(f.good));
   CHECK_MESSAGE(approved.status == 200, approved.body);
   CHECK(approved.json()["seq"] == Filled::k_size + 1);
@@ -338,6 +339,30 @@ TEST_CASE("An untouched ledger verifies offline and the restarted daemon is read
   checked = last_ledger_check(f.daemon.log());
   CHECK_MESSAGE(checked.value("entries", -1) == Filled::k_size + 1, checked.dump());
   CHECK_MESSAGE(checked.value("derived_tables", "") == "sealed", checked.dump());
+}
+
+TEST_CASE("A ledger without its seal is verified in full once, then sealed again") {
+  Filled f;
+  sqlite_exec(f.db(), "DELETE FROM meta WHERE key = 'derived_seal';");
+  expect_verify_passes(f.db(), f.verifier);
+
+  f.daemon.start();
+  auto ready = f.daemon.http("GET", "/readyz");
+  CHECK_MESSAGE(ready.status == 200, ready.body);
+  json checked = last_ledger_check(f.daemon.log());
+  CHECK_MESSAGE(checked.value("entries", -1) == Filled::k_size, checked.dump());
+  CHECK_MESSAGE(checked.value("derived_tables", "") == "rebuilt", checked.dump());
+  CHECK_MESSAGE(checked.value("checkpoints", "") == "verified", checked.dump());
+  CHECK(contains(f.daemon.log(), "every checkpoint signature verified"));
+  auto approved = f.promote(pinned(f.good));
+  CHECK_MESSAGE(approved.status == 200, approved.body);
+
+  REQUIRE(f.daemon.stop() == 0);
+  f.daemon.start();
+  checked = last_ledger_check(f.daemon.log());
+  CHECK_MESSAGE(checked.value("entries", -1) == Filled::k_size + 1, checked.dump());
+  CHECK_MESSAGE(checked.value("derived_tables", "") == "sealed", checked.dump());
+  CHECK_MESSAGE(checked.value("checkpoints", "") == "sealed", checked.dump());
 }
 
 TEST_CASE("An edited entry is detected by ledger verify and fails the daemon closed") {

@@ -121,8 +121,8 @@ struct HttpServer::Impl {
   }
 
   // Hand a request to the service and wait for its answer on this coroutine's executor. The
-  // answer may come from another thread (the ledger's writer); it is posted back to the strand
-  // and wakes the coroutine by cancelling a timer that never expires on its own.
+  // answer may come from another thread (the ledger's completion thread); it is posted back to the
+  // strand and wakes the coroutine by cancelling a timer that never expires on its own.
   awaitable<Response> call_service(Request request) {
     struct Pending {
       explicit Pending(const asio::any_io_executor& ex)

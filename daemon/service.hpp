@@ -39,7 +39,8 @@ struct Response {
 
 struct InputLookups;
 
-// Called exactly once with the response; possibly on another thread (the ledger's writer).
+// Called exactly once with the response; possibly on another thread (the ledger's completion
+// thread).
 using Respond = std::function<void(Response)>;
 
 class Service {

@@ -372,6 +372,7 @@ public:
     }
     m_start.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    m_completer = std::thread([this] { run_completions(); });
     m_thread = std::thread([this] { run(); });
     return {};
   }
@@ -465,6 +466,15 @@ public:
     if (m_thread.joinable()) {
       m_thread.join();
     }
+    // The writer has handed over its last batch: drain the completions, then stop.
+    {
+      std::lock_guard lock(m_completion_mutex);
+      m_completions_closed = true;
+      m_completion_cv.notify_all();
+    }
+    if (m_completer.joinable()) {
+      m_completer.join();
+    }
   }
 
 private:
@@ -548,9 +558,12 @@ private:
   void commit_batch(std::deque<Job>& batch) {
     Integrity integrity = this->integrity();
     if (!integrity.ok) {
+      std::vector<Completion> failed;
       for (auto& job : batch) {
-        job.done(make_error(Errc::corrupt, "ledger integrity: " + integrity.message));
+        failed.emplace_back(std::move(job.done),
+                            make_error(Errc::corrupt, "ledger integrity: " + integrity.message));
       }
+      complete(std::move(failed));
       return;
     }
     auto started = std::chrono::steady_clock::now();
@@ -622,9 +635,12 @@ private:
       m_checkpoint_sum = saved_checkpoint_sum;
       fail_closed("a commit failed (" + f.message + "); the ledger refuses writes until restarted",
                   0);
+      std::vector<Completion> failed;
       for (auto& job : batch) {
-        job.done(make_error(Errc::io, "ledger commit failed: " + f.message));
+        failed.emplace_back(std::move(job.done),
+                            make_error(Errc::io, "ledger commit failed: " + f.message));
       }
+      complete(std::move(failed));
       return;
     }
     if (appended) {
@@ -640,11 +656,43 @@ private:
     if (m_options.on_commit) {
       m_options.on_commit(batch.size(), seconds);
     }
+    std::vector<Completion> completions;
+    completions.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (results[i] && results[i]->has_value()) {
         (*results[i])->checkpoint = note;
       }
-      batch[i].done(std::move(results[i]));
+      completions.emplace_back(std::move(batch[i].done), std::move(results[i]));
+    }
+    complete(std::move(completions));
+  }
+
+  using Completion = std::pair<Done, Result<std::optional<Committed>>>;
+
+  // Hand one batch's completions to the completion thread, which calls them in order while the
+  // writer goes on with the next batch: answering a request (building its response, say) never
+  // holds up the next commit.
+  void complete(std::vector<Completion> completions) {
+    std::lock_guard lock(m_completion_mutex);
+    m_completions.push_back(std::move(completions));
+    m_completion_cv.notify_one();
+  }
+
+  void run_completions() {
+    for (;;) {
+      std::vector<Completion> next;
+      {
+        std::unique_lock lock(m_completion_mutex);
+        m_completion_cv.wait(lock, [&] { return m_completions_closed || !m_completions.empty(); });
+        if (m_completions.empty()) {
+          return; // closed and drained
+        }
+        next = std::move(m_completions.front());
+        m_completions.pop_front();
+      }
+      for (auto& [done, result] : next) {
+        done(std::move(result));
+      }
     }
   }
 
@@ -668,6 +716,13 @@ private:
   std::deque<Job> m_queue;
   bool m_stopping = false;
   std::thread m_thread;
+
+  // Batches of completions, in commit order, for m_completer.
+  std::mutex m_completion_mutex;
+  std::condition_variable m_completion_cv;
+  std::deque<std::vector<Completion>> m_completions;
+  bool m_completions_closed = false;
+  std::thread m_completer;
 
   std::mutex m_pool_mutex;
   std::vector<std::unique_ptr<sql::Connection>> m_pool;

@@ -4,8 +4,9 @@
 // docs/ledger.md.
 //
 // Thread-safety: a Ledger may be used from any thread. Writes go through one writer thread that
-// commits concurrent appends together (group commit); every append is acknowledged only once its
-// own entry is durable. Reads run on pooled connections against a consistent snapshot.
+// commits concurrent appends together (group commit); every append is acknowledged, on a
+// completion thread, only once its own entry is durable. Reads run on pooled connections against
+// a consistent snapshot.
 #pragma once
 
 #include "ledger/checkpoint.hpp"
@@ -152,8 +153,9 @@ struct Committed {
 // A writer step: runs on the writer thread with a view that reflects every earlier entry, and
 // returns the entry to append, or nothing.
 using Step = std::function<std::optional<Draft>(View& view)>;
-// Called on the writer thread once the step's entry is durable (or with nullopt when the step
-// appended nothing), or with an error if the commit failed.
+// Called once the step's entry is durable (or with nullopt when the step appended nothing), or
+// with an error if the commit failed; on the ledger's completion thread, in the order the steps
+// ran, while the writer may already be committing later steps.
 using Done = std::function<void(Result<std::optional<Committed>> result)>;
 
 struct Options {

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -213,6 +215,61 @@ TEST_CASE("Concurrent appends share commits and each is acknowledged with its ow
   REQUIRE(report);
   CHECK(report->ok);
   CHECK(report->entries == k_threads * k_each);
+}
+
+TEST_CASE("Completions run in commit order on their own thread, while the writer commits on") {
+  LedgerDir d;
+  auto ledger = d.open();
+  std::mutex mutex;
+  std::vector<std::int64_t> order;
+  // Called on the completion thread, where only CHECK may fail (REQUIRE would throw there).
+  auto record = [&](const Result<std::optional<Committed>>& r) {
+    CHECK((r && r->has_value()));
+    std::lock_guard lock(mutex);
+    order.push_back(r && r->has_value() ? (*r)->entry.seq : -1);
+  };
+
+  // The first completion submits another step and waits for it to become durable: the writer
+  // commits it meanwhile, since no completion runs on the writer thread.
+  std::promise<void> second_done;
+  std::atomic<bool> second_durable{false};
+  ledger->submit(
+      [](View&) -> std::optional<Draft> { return validation(digest_of(1)); },
+      [&](Result<std::optional<Committed>> r) {
+        record(r);
+        ledger->submit([](View&) -> std::optional<Draft> { return validation(digest_of(2)); },
+                       [&](Result<std::optional<Committed>> r2) {
+                         record(r2);
+                         second_done.set_value();
+                       });
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (ledger->size() < 2 && std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        second_durable = ledger->size() == 2;
+      });
+  second_done.get_future().wait();
+  CHECK(second_durable);
+
+  // Many concurrent steps: each completion comes after its entry is durable, in seq order.
+  constexpr int k_steps = 200;
+  std::vector<std::promise<void>> done(k_steps);
+  for (int i = 0; i < k_steps; ++i) {
+    ledger->submit([i](View&) -> std::optional<Draft> { return validation(digest_of(100 + i)); },
+                   [&, i](Result<std::optional<Committed>> r) {
+                     record(r);
+                     CHECK((r && r->has_value() && ledger->size() >= (*r)->entry.seq));
+                     done[static_cast<std::size_t>(i)].set_value();
+                   });
+  }
+  for (auto& p : done) {
+    p.get_future().wait();
+  }
+  std::lock_guard lock(mutex);
+  REQUIRE(order.size() == k_steps + 2);
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    CHECK(order[i] == static_cast<std::int64_t>(i + 1));
+  }
 }
 
 TEST_CASE(

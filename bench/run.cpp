@@ -619,7 +619,17 @@ json ledger_sizes(const Settings& s, const std::string& work) {
   std::map<std::int64_t, json> last;
   for (int r = 0; r < s.rounds; ++r) {
     json round = json::object();
-    for (auto& [n, srv] : served) {
+    // The machine drifts during a run: the order alternates (small, large; large, small; ...) so
+    // that drift does not favour one ledger.
+    std::vector<std::int64_t> order;
+    for (const auto& item : served) {
+      order.push_back(item.first);
+    }
+    if (r % 2 == 1) {
+      std::reverse(order.begin(), order.end());
+    }
+    for (std::int64_t n : order) {
+      Served& srv = served[n];
       Load load{srv.daemon->address(), s.read_connections, s.duration, s.warmup, "POST",
                 "/v1/promotions",      srv.body_file,      ""};
       json d = run_load(load, srv.dir);

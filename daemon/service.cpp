@@ -51,6 +51,26 @@ struct InputLookups {
   }
 };
 
+// A dry run's answer and what it was made of besides its request.
+struct DryRunAnswer {
+  std::string policy_sha256;
+  std::vector<policy::Reasons> reasons; // per input
+  std::vector<nlohmann::json> previous; // per input
+  bool approved = false;
+  std::string body;
+
+  // Bytes held, roughly, for SnapshotMemo's bound.
+  std::size_t bytes() const {
+    std::size_t n = sizeof(*this) + policy_sha256.size() + body.size() + 80 * previous.size();
+    for (const auto& list : reasons) {
+      for (const auto& r : list) {
+        n += sizeof(r) + r.code.size() + r.message.size() + r.gate.size() + r.reference.size();
+      }
+    }
+    return n;
+  }
+};
+
 namespace {
 
 // A response body's text.
@@ -461,6 +481,37 @@ json promotion_answer(const Evaluation& ev,
   return body;
 }
 
+bool same_reasons(const Reasons& a, const Reasons& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Reason& x, const Reason& y) {
+    return x.code == y.code && x.message == y.message && x.gate == y.gate &&
+           x.reference == y.reference;
+  });
+}
+
+// True if `answer` was made from an evaluation with the outcome of `ev` under a policy with
+// `policy_sha256`: then, for the same request, its text is the answer to `ev`.
+bool made_of(const DryRunAnswer& answer,
+             const Evaluation& ev,
+             bool approved,
+             const std::string& policy_sha256) {
+  return answer.approved == approved && answer.policy_sha256 == policy_sha256 &&
+         answer.previous == ev.previous &&
+         std::equal(answer.reasons.begin(), answer.reasons.end(), ev.reasons.begin(),
+                    ev.reasons.end(), same_reasons);
+}
+
+// Everything of a dry run's request its answer depends on, apart from the evaluation: the
+// environment, the inputs in order, bundle or not, and the break glass reason. Unambiguous.
+std::string answer_key(const PromotionRequest& req) {
+  std::string key = memo_key(req.environment, "");
+  key += req.bundle ? 'B' : 'S';
+  for (const auto& input : req.inputs) {
+    key += memo_key(input, "");
+  }
+  key += req.break_glass ? memo_key(*req.break_glass, "") : std::string("-");
+  return key;
+}
+
 } // namespace
 
 // --- Service ------------------------------------------------------------------------------
@@ -471,7 +522,8 @@ Service::Service(Config config,
                  FactsCacheLimits cache_limits)
     : m_config(std::move(config)), m_ledger(std::move(ledger)), m_metrics(metrics),
       m_facts_cache(cache_limits),
-      m_dry_runs(k_max_remembered, k_max_remembered_bytes, k_max_remembered_entry_bytes) {
+      m_dry_runs(k_max_remembered, k_max_remembered_bytes, k_max_remembered_entry_bytes),
+      m_dry_run_answers(k_max_remembered, k_max_remembered_bytes, k_max_remembered_entry_bytes) {
   m_metrics.ledger_size(m_ledger->size());
   m_metrics.checkpoint_size(m_ledger->size());
 }
@@ -746,6 +798,7 @@ void Service::commit_failed() {
   // durable; their seqs could later be reused by other entries.
   m_facts_cache.clear();
   m_dry_runs.clear();
+  m_dry_run_answers.clear();
 }
 
 void Service::ledger_failure(const Ctx& ctx, const Error& error) {
@@ -1252,7 +1305,22 @@ void Service::post_promotion(const Ctx& ctx) {
                          std::move(looked_up[i]), bytes);
       }
     }
-    respond(*ev, decide(*ev), nullptr, "");
+    // The answer is a function of the evaluation and the request: when both are what they were
+    // for a remembered answer, its text is this answer's text.
+    bool approved = decide(*ev);
+    std::string key = answer_key(req);
+    auto answer = m_dry_run_answers.find(size, key);
+    if (!answer || !made_of(*answer, *ev, approved, pol->sha256)) {
+      auto made = std::make_shared<DryRunAnswer>();
+      made->policy_sha256 = pol->sha256;
+      made->reasons = ev->reasons;
+      made->previous = ev->previous;
+      made->approved = approved;
+      made->body = json_text(promotion_answer(*ev, approved, nullptr, "", req, pol->sha256));
+      m_dry_run_answers.store(size, key, made, made->bytes());
+      answer = std::move(made);
+    }
+    ctx->reply_text(approved ? 200 : 403, answer->body, "application/json");
     return;
   }
 

@@ -38,6 +38,7 @@ struct Response {
 };
 
 struct InputLookups;
+struct DryRunAnswer;
 
 // Called exactly once with the response; possibly on another thread (the ledger's completion
 // thread).
@@ -103,11 +104,13 @@ private:
   // Merged facts of recently evaluated digests; used by reads and by writer steps.
   FactsCache m_facts_cache;
   // What the ledger answered to recent dry runs' inputs, by environment and input, while the
-  // ledger keeps its size: at most 1024 values and 1 MiB, of at most 16 KiB each.
+  // ledger keeps its size; and the text of their answers, by request, with what each was made of.
+  // Each memo holds at most 1024 values and 1 MiB, of at most 16 KiB each.
   static constexpr std::size_t k_max_remembered = 1024;
   static constexpr std::size_t k_max_remembered_bytes = 1024 * 1024;
   static constexpr std::size_t k_max_remembered_entry_bytes = 16 * 1024;
   SnapshotMemo<InputLookups> m_dry_runs;
+  SnapshotMemo<DryRunAnswer> m_dry_run_answers;
 };
 
 } // namespace dg::daemon

@@ -120,23 +120,32 @@ struct HttpServer::Impl {
     return {};
   }
 
-  // Hand a request to the service and wait for its answer on this coroutine's executor. The
-  // answer may come from another thread (the ledger's completion thread); it is posted back to the
-  // strand and wakes the coroutine by cancelling a timer that never expires on its own.
+  // Hand a request to the service and wait for its answer on this coroutine's executor. Most
+  // answers are given before handle() returns, on this thread: they are taken as they are. An
+  // answer from another thread (the ledger's completion thread) is posted back to the strand and
+  // wakes the coroutine by cancelling a timer that never expires on its own.
   awaitable<Response> call_service(Request request) {
     struct Pending {
       explicit Pending(const asio::any_io_executor& ex)
           : timer(ex, asio::steady_timer::time_point::max()) {}
       asio::steady_timer timer;
       std::optional<Response> response;
+      // Written and read by the calling thread only.
+      bool in_handle = true;
     };
     auto pending = std::make_shared<Pending>(co_await asio::this_coro::executor);
-    service.handle(std::move(request), [pending](Response r) {
+    const std::thread::id caller = std::this_thread::get_id();
+    service.handle(std::move(request), [pending, caller](Response r) {
+      if (std::this_thread::get_id() == caller && pending->in_handle) {
+        pending->response = std::move(r);
+        return;
+      }
       asio::post(pending->timer.get_executor(), [pending, r = std::move(r)]() mutable {
         pending->response = std::move(r);
         pending->timer.cancel();
       });
     });
+    pending->in_handle = false;
     while (!pending->response) {
       auto [ec] = co_await pending->timer.async_wait(k_tuple);
       (void)ec; // cancelled when the answer arrives

@@ -558,12 +558,7 @@ private:
   void commit_batch(std::deque<Job>& batch) {
     Integrity integrity = this->integrity();
     if (!integrity.ok) {
-      std::vector<Completion> failed;
-      for (auto& job : batch) {
-        failed.emplace_back(std::move(job.done),
-                            make_error(Errc::corrupt, "ledger integrity: " + integrity.message));
-      }
-      complete(std::move(failed));
+      fail_batch(batch, make_error(Errc::corrupt, "ledger integrity: " + integrity.message));
       return;
     }
     auto started = std::chrono::steady_clock::now();
@@ -635,12 +630,7 @@ private:
       m_checkpoint_sum = saved_checkpoint_sum;
       fail_closed("a commit failed (" + f.message + "); the ledger refuses writes until restarted",
                   0);
-      std::vector<Completion> failed;
-      for (auto& job : batch) {
-        failed.emplace_back(std::move(job.done),
-                            make_error(Errc::io, "ledger commit failed: " + f.message));
-      }
-      complete(std::move(failed));
+      fail_batch(batch, make_error(Errc::io, "ledger commit failed: " + f.message));
       return;
     }
     if (appended) {
@@ -668,6 +658,15 @@ private:
   }
 
   using Completion = std::pair<Done, Result<std::optional<Committed>>>;
+
+  // Answer every job of `batch` with `error`.
+  void fail_batch(std::deque<Job>& batch, const Error& error) {
+    std::vector<Completion> failed;
+    for (auto& job : batch) {
+      failed.emplace_back(std::move(job.done), error);
+    }
+    complete(std::move(failed));
+  }
 
   // Hand one batch's completions to the completion thread, which calls them in order while the
   // writer goes on with the next batch: answering a request (building its response, say) never

@@ -13,12 +13,13 @@ namespace {
 constexpr std::string_view k_default_domain = "docker.io";
 constexpr std::string_view k_legacy_default_domain = "index.docker.io";
 constexpr std::string_view k_official_repo_prefix = "library/";
-constexpr std::size_t k_name_total_length_max = 255;
+// distribution/reference's RepositoryNameTotalLengthMax, which it applies to the path alone (after
+// normalization), not to the domain nor to the tag.
+constexpr std::size_t k_path_length_max = 255;
 constexpr std::size_t k_tag_length_max = 128;
-// Longest slice of user input quoted in an error message: the longest reference that could be
-// valid (name, ':' tag, '@sha512:' digest), so that only input far out of bounds is cut.
-constexpr std::size_t k_quote_length_max =
-    k_name_total_length_max + 1 + k_tag_length_max + 1 + 7 + 128;
+// Longest slice of user input quoted in an error message: a 255-character name with the longest
+// tag and a sha512 digest, so that only input far out of bounds is cut.
+constexpr std::size_t k_quote_length_max = 255 + 1 + k_tag_length_max + 1 + 7 + 128;
 
 bool is_lower_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -331,9 +332,18 @@ dg::Result<void> check_digest(std::string_view text, std::string_view digest) {
   return {};
 }
 
-// Docker's rule: the first component names a registry only if it looks like a host.
+// Docker's rule (splitDockerDomain): the first component names a registry if it looks like a
+// host, or if it holds an uppercase letter, which a path component may not.
 bool is_domain_like(std::string_view component) {
-  return component.find_first_of(".:") != std::string_view::npos || component == "localhost";
+  if (component.find_first_of(".:") != std::string_view::npos || component == "localhost") {
+    return true;
+  }
+  for (char c : component) {
+    if (is_upper(c)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 } // namespace
@@ -420,11 +430,9 @@ dg::Result<Reference> parse_reference(std::string_view text) {
   }
   ref.path += path;
 
-  if (const std::size_t length = ref.domain.size() + 1 + ref.path.size();
-      length > k_name_total_length_max) {
-    return invalid(text, "repository name is " + std::to_string(length) +
-                             " characters long, more than " +
-                             std::to_string(k_name_total_length_max));
+  if (ref.path.size() > k_path_length_max) {
+    return invalid(text, "repository path is " + std::to_string(ref.path.size()) +
+                             " characters long, more than " + std::to_string(k_path_length_max));
   }
 
   if (has_tag) {

@@ -22,9 +22,11 @@
 // A sha256 digest must be exactly 64 lowercase hex characters and a sha512 digest exactly 128;
 // other registered-looking algorithms are accepted by the parser and left to policy to refuse.
 //
-// The first component of a name is a domain only if it contains '.' or ':' or is "localhost".
-// A first component with uppercase letters and neither '.' nor ':' is refused: docker would take
-// it for a registry host, which is almost always a mistyped repository name.
+// The first component of a name (when a '/' follows it) is a domain if it contains '.' or ':', is
+// "localhost", or holds an uppercase letter (a path component may not): "Docker/docker" is the
+// repository "docker" on the registry host "Docker", as docker reads it. The repository path,
+// after normalization ("library/" added), is at most 255 characters; the domain and the tag do
+// not count towards that limit.
 //
 // All functions are thread-safe.
 #pragma once

@@ -242,6 +242,16 @@ TEST_CASE("Each reason code about the reference or the ledger state is provoked"
     CHECK(j["reasons"][0]["message"].get<std::string>().find(pinned(digest)) != std::string::npos);
     g.expect_refused(k_repo, "staging", {"mutable-reference"});
   }
+  SUBCASE("a 255-character name with a long tag, or an uppercase registry host, is mutable") {
+    std::string name255;
+    for (int i = 0; i < 127; ++i) {
+      name255 += "a/";
+    }
+    name255 += "a";
+    g.expect_refused(name255 + ":" + std::string(128, 't'), "staging", {"mutable-reference"});
+    g.expect_refused("Docker/docker:v1", "staging", {"mutable-reference"});
+    g.expect_refused("LOCALDOMAIN/library/debian", "staging", {"mutable-reference"});
+  }
   SUBCASE("unsupported-digest-algorithm") {
     g.expect_refused(std::string(k_repo) + "@sha512:" + std::string(128, 'a'), "staging",
                      {"unsupported-digest-algorithm"});

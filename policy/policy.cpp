@@ -100,15 +100,6 @@ key_names(const json& v, const std::string& place, const std::set<std::string>& 
   return list;
 }
 
-#define DG_ASSIGN(target, expr)                                                                    \
-  do {                                                                                             \
-    auto dg_assign_result_ = (expr);                                                               \
-    if (!dg_assign_result_) {                                                                      \
-      return dg_assign_result_.error();                                                            \
-    }                                                                                              \
-    target = std::move(*dg_assign_result_);                                                        \
-  } while (false)
-
 Result<EnvironmentPolicy>
 parse_environment(const std::string& name, const json& v, const std::set<std::string>& keys) {
   std::string place = "environments." + name;

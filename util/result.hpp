@@ -70,11 +70,29 @@ private:
 
 } // namespace dg
 
+// The helpers' locals get a name of their own per expansion (__COUNTER__), so that a DG_TRY inside
+// a lambda inside a DG_TRY's expression shadows nothing.
+#define DG_CONCAT_IMPL_(a, b) a##b
+#define DG_CONCAT_(a, b) DG_CONCAT_IMPL_(a, b)
+
 // Propagate the error of a Result-returning expression; otherwise evaluate to nothing.
-#define DG_TRY(expr)                                                                               \
+#define DG_TRY(expr) DG_TRY_IMPL_(expr, DG_CONCAT_(dg_try_result_, __COUNTER__))
+#define DG_TRY_IMPL_(expr, name)                                                                   \
   do {                                                                                             \
-    auto&& dg_try_result_ = (expr);                                                                \
-    if (!dg_try_result_.ok()) {                                                                    \
-      return dg_try_result_.error();                                                               \
+    auto&& name = (expr);                                                                          \
+    if (!name.ok()) {                                                                              \
+      return name.error();                                                                         \
     }                                                                                              \
+  } while (false)
+
+// Assign the value of a Result-returning expression to `target`; otherwise propagate its error.
+#define DG_ASSIGN(target, expr)                                                                    \
+  DG_ASSIGN_IMPL_(target, expr, DG_CONCAT_(dg_assign_result_, __COUNTER__))
+#define DG_ASSIGN_IMPL_(target, expr, name)                                                        \
+  do {                                                                                             \
+    auto name = (expr);                                                                            \
+    if (!name) {                                                                                   \
+      return name.error();                                                                         \
+    }                                                                                              \
+    target = std::move(*name);                                                                     \
   } while (false)

@@ -1,0 +1,230 @@
+#include "util/fields.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <limits>
+#include <utility>
+
+namespace dg {
+
+using nlohmann::json;
+
+FieldReader::FieldReader(const json& object, std::string path, Nulls nulls)
+    : m_object(&object), m_path(std::move(path)), m_nulls(nulls) {}
+
+Result<void> FieldReader::read(const json& value, std::string path, const Body& fn, Nulls nulls) {
+  FieldReader reader(value, std::move(path), nulls);
+  if (!value.is_object()) {
+    return reader.error("", "must be an object");
+  }
+  DG_TRY(fn(reader));
+  return reader.refuse_unread();
+}
+
+std::string FieldReader::path_of(std::string_view key) const {
+  if (m_path.empty() || key.empty()) {
+    return m_path + std::string(key);
+  }
+  return m_path + "." + std::string(key);
+}
+
+Error FieldReader::error(std::string_view key, std::string_view message) const {
+  std::string path = path_of(key);
+  return make_error(Errc::invalid_argument,
+                    path.empty() ? std::string(message) : path + ": " + std::string(message));
+}
+
+bool FieldReader::has(std::string_view key) const {
+  auto it = m_object->find(key);
+  return it != m_object->end() && !(m_nulls == Nulls::absent && it->is_null());
+}
+
+std::vector<std::string> FieldReader::keys() const {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : m_object->items()) {
+    out.push_back(key);
+  }
+  return out;
+}
+
+const json* FieldReader::take(std::string_view key) {
+  m_read.emplace(key);
+  auto it = m_object->find(key);
+  if (it == m_object->end() || (m_nulls == Nulls::absent && it->is_null())) {
+    return nullptr;
+  }
+  return &*it;
+}
+
+const json* FieldReader::raw(std::string_view key) {
+  return take(key);
+}
+
+Result<void> FieldReader::refuse_unread() const {
+  for (const auto& [key, value] : m_object->items()) {
+    if (!m_read.count(key)) {
+      return error(key, "unknown field");
+    }
+  }
+  return {};
+}
+
+Result<std::optional<std::string>> FieldReader::optional_string(std::string_view key) {
+  const json* v = take(key);
+  if (!v) {
+    return std::optional<std::string>();
+  }
+  if (!v->is_string()) {
+    return error(key, "must be a string");
+  }
+  return std::optional<std::string>(v->get<std::string>());
+}
+
+Result<std::optional<std::int64_t>> FieldReader::optional_integer(std::string_view key) {
+  const json* v = take(key);
+  if (!v) {
+    return std::optional<std::int64_t>();
+  }
+  if (!v->is_number_integer()) {
+    return error(key, "must be an integer");
+  }
+  if (v->is_number_unsigned() &&
+      v->get<std::uint64_t>() >
+          static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return error(key, "is out of range");
+  }
+  return std::optional<std::int64_t>(v->get<std::int64_t>());
+}
+
+Result<std::optional<bool>> FieldReader::optional_boolean(std::string_view key) {
+  const json* v = take(key);
+  if (!v) {
+    return std::optional<bool>();
+  }
+  if (!v->is_boolean()) {
+    return error(key, "must be true or false");
+  }
+  return std::optional<bool>(v->get<bool>());
+}
+
+Result<std::optional<std::vector<std::string>>>
+FieldReader::optional_strings(std::string_view key) {
+  const json* v = take(key);
+  if (!v) {
+    return std::optional<std::vector<std::string>>();
+  }
+  if (!v->is_array()) {
+    return error(key, "must be a list of strings");
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    if (!(*v)[i].is_string()) {
+      return error(std::string(key) + "[" + std::to_string(i) + "]", "must be a string");
+    }
+    out.push_back((*v)[i].get<std::string>());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+Result<std::optional<TimeNs>> FieldReader::optional_time(std::string_view key) {
+  const json* v = take(key);
+  if (!v) {
+    return std::optional<TimeNs>();
+  }
+  if (!v->is_string()) {
+    return error(key, "must be an RFC 3339 timestamp string");
+  }
+  auto t = parse_rfc3339(v->get_ref<const std::string&>());
+  if (!t) {
+    return error(key, t.error().message);
+  }
+  return std::optional<TimeNs>(*t);
+}
+
+namespace {
+
+// The value of a required field read through its optional form.
+template <class T>
+Result<T> required(const FieldReader& reader, std::string_view key, Result<std::optional<T>> r) {
+  if (!r) {
+    return r.error();
+  }
+  if (!r->has_value()) {
+    return reader.error(key, "is required");
+  }
+  return std::move(**r);
+}
+
+} // namespace
+
+Result<std::string> FieldReader::string(std::string_view key) {
+  return required(*this, key, optional_string(key));
+}
+
+Result<std::int64_t> FieldReader::integer(std::string_view key) {
+  return required(*this, key, optional_integer(key));
+}
+
+Result<bool> FieldReader::boolean(std::string_view key) {
+  return required(*this, key, optional_boolean(key));
+}
+
+Result<std::vector<std::string>> FieldReader::strings(std::string_view key) {
+  return required(*this, key, optional_strings(key));
+}
+
+Result<TimeNs> FieldReader::time(std::string_view key) {
+  return required(*this, key, optional_time(key));
+}
+
+Result<bool> FieldReader::optional_object(std::string_view key, const Body& fn) {
+  const json* v = take(key);
+  if (!v) {
+    return false;
+  }
+  DG_TRY(read(*v, path_of(key), fn, m_nulls));
+  return true;
+}
+
+Result<void> FieldReader::object(std::string_view key, const Body& fn) {
+  auto present = optional_object(key, fn);
+  if (!present) {
+    return present.error();
+  }
+  if (!*present) {
+    return error(key, "is required");
+  }
+  return {};
+}
+
+Result<void> FieldReader::each_object(std::string_view key, const json& list, const Body& fn) {
+  if (!list.is_array()) {
+    return error(key, "must be a list of objects");
+  }
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    DG_TRY(read(list[i], path_of(key) + "[" + std::to_string(i) + "]", fn, m_nulls));
+  }
+  return {};
+}
+
+Result<bool> FieldReader::optional_objects(std::string_view key, const Body& fn) {
+  const json* v = take(key);
+  if (!v) {
+    return false;
+  }
+  DG_TRY(each_object(key, *v, fn));
+  return true;
+}
+
+Result<void> FieldReader::objects(std::string_view key, const Body& fn) {
+  auto present = optional_objects(key, fn);
+  if (!present) {
+    return present.error();
+  }
+  if (!*present) {
+    return error(key, "is required");
+  }
+  return {};
+}
+
+} // namespace dg

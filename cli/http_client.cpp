@@ -36,18 +36,6 @@ constexpr std::uint64_t k_max_response_bytes = 256ull * 1024 * 1024;
 // How long to wait for the server's close_notify once the response is in.
 constexpr auto k_tls_shutdown_time = std::chrono::seconds(2);
 
-bool starts_with_icase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool is_ip_address(const std::string& host) {
   boost::system::error_code ec;
   std::ignore = asio::ip::make_address(host, ec);
@@ -203,76 +191,6 @@ Result<void> configure_tls(ssl::context& context, const ClientOptions& options) 
 }
 
 } // namespace
-
-Result<Url> parse_url(std::string_view text) {
-  Url url;
-  std::string_view rest;
-  if (starts_with_icase(text, "https://")) {
-    url.tls = true;
-    rest = text.substr(8);
-  } else if (starts_with_icase(text, "http://")) {
-    rest = text.substr(7);
-  } else {
-    return make_error(Errc::invalid_argument,
-                      "URL '" + std::string(text) + "' must start with http:// or https://");
-  }
-  if (rest.find_first_of("?#") != std::string_view::npos) {
-    return make_error(Errc::invalid_argument, "URL must not have a query or fragment");
-  }
-  const std::size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-  if (authority.find('@') != std::string_view::npos) {
-    return make_error(Errc::invalid_argument,
-                      "URL must not carry credentials (use --token or DIGESTGATE_TOKEN)");
-  }
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return make_error(Errc::invalid_argument, "URL has an unterminated IPv6 address");
-    }
-    url.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') {
-        return make_error(Errc::invalid_argument, "URL has junk after the IPv6 address");
-      }
-      port = after.substr(1);
-    }
-    if (!is_ip_address(url.host)) {
-      return make_error(Errc::invalid_argument, "URL has a bad IPv6 address");
-    }
-  } else {
-    const std::size_t colon = authority.find(':');
-    url.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-    }
-  }
-  if (url.host.empty()) {
-    return make_error(Errc::invalid_argument, "URL has no host");
-  }
-  if (port.empty()) {
-    url.port = url.tls ? "443" : "80";
-  } else {
-    if (port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-        std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535) {
-      return make_error(Errc::invalid_argument, "URL has a bad port '" + std::string(port) + "'");
-    }
-    url.port = std::string(port);
-  }
-  url.host_header = authority.front() == '[' ? "[" + url.host + "]" : url.host;
-  if (!port.empty()) {
-    url.host_header += ":" + url.port;
-  }
-  while (!path.empty() && path.back() == '/') {
-    path.remove_suffix(1);
-  }
-  url.prefix = std::string(path);
-  return url;
-}
 
 Result<HttpResult> http_request(const ClientOptions& options,
                                 const std::string& method,

@@ -1,5 +1,6 @@
 #include "intake/ci_env.hpp"
 #include "intake/manifest.hpp"
+#include "intake/record.hpp"
 #include "intake/reports.hpp"
 #include "intake/signing.hpp"
 
@@ -367,6 +368,61 @@ TEST_CASE("Sigstore bundles: DSSE bundles carry their payload, message signature
         "bundles: item 1 is not a Sigstore bundle (its mediaType is 'text/plain')");
   CHECK(dg::intake::read_dsse_envelopes(dsse.dump()).error().message ==
         "attestations: item 1 is a Sigstore bundle: give it with --bundle");
+}
+
+TEST_CASE("A working record starts from the image, its index and the CI's facts") {
+  dg::intake::InitOptions o;
+  o.image = "ghcr.io/acme/app:v1.4.2@" + k_digest;
+  o.manifest = *dg::intake::read_manifest(data("buildx-index.json"));
+  o.pushed_at = "2026-11-20T10:00:00Z";
+  o.observed_at = "2026-11-20T10:01:00Z";
+  o.tags = {"latest"};
+  o.labels = {{"org.opencontainers.image.revision", std::string(40, 'd')}};
+  o.mirrors = {{"docker.io/acme/app", std::nullopt}};
+  o.base_image = "docker.io/library/node@sha256:" + std::string(64, 'f');
+  dg::intake::CiFacts ci;
+  ci.source = {{"repository", "https://github.com/acme/app"},
+               {"commit", std::string(40, 'd')},
+               {"ref", "refs/tags/v1.4.2"}};
+  ci.build = {{"run_id", "7"}};
+  auto record = dg::intake::init_record(o, ci);
+  REQUIRE_MESSAGE(record.ok(), record.error().message);
+  const json& subject = (*record)["subject"];
+  CHECK(subject["name"] == "ghcr.io/acme/app");
+  CHECK(subject["digest"] == k_digest);
+  CHECK(subject["media_type"] == "application/vnd.oci.image.index.v1+json");
+  CHECK(subject["platforms"].size() == 2);
+  CHECK(subject["tags"] == json::array({"v1.4.2", "latest"}));
+  CHECK((*record)["build"]["base_image"] == o.base_image);
+  CHECK((*record)["mirrors"][0]["digest"] == k_digest);
+  CHECK((*record)["mirrors"][0]["platforms"] == subject["platforms"]);
+  CHECK(*dg::intake::subject_reference(*record) == k_subject);
+
+  SUBCASE("a manifest of another image is refused") {
+    o.image = "ghcr.io/acme/app@sha256:" + std::string(64, 'c');
+    auto other = dg::intake::init_record(o, ci);
+    REQUIRE_FALSE(other.ok());
+    CHECK(other.error().message.find("the manifest's digest is " + k_digest) == 0);
+  }
+  SUBCASE("a tag alone is refused") {
+    o.image = "ghcr.io/acme/app:v1.4.2";
+    CHECK(dg::intake::init_record(o, ci).error().message ==
+          "--image 'ghcr.io/acme/app:v1.4.2' is not a name@sha256:<64 hex> reference");
+  }
+}
+
+TEST_CASE("Gates replace their namesake; signatures are added once") {
+  json record = {{"subject", {{"name", "ghcr.io/acme/app"}, {"digest", k_digest}}}};
+  dg::intake::put_gate(record, {{"name", "vuln-scan"}, {"result", "pass"}});
+  dg::intake::put_gate(record, {{"name", "sbom"}, {"result", "pass"}});
+  dg::intake::put_gate(record, {{"name", "vuln-scan"}, {"result", "fail"}});
+  CHECK(record["gates"] == json::array({{{"name", "vuln-scan"}, {"result", "fail"}},
+                                        {{"name", "sbom"}, {"result", "pass"}}}));
+  json sig = json::array({{{"payload", "cA=="}, {"signature", "cw=="}}});
+  CHECK(dg::intake::add_items(record, "signatures", sig) == 1);
+  CHECK(dg::intake::add_items(record, "signatures", sig) == 0);
+  CHECK(record["signatures"].size() == 1);
+  CHECK_FALSE(dg::intake::subject_reference(json::object()).ok());
 }
 
 TEST_SUITE_END();

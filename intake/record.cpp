@@ -70,8 +70,9 @@ Result<json> init_record(const InitOptions& o, const CiFacts& ci) {
   json platforms = json::array();
   if (o.manifest) {
     if (o.manifest->digest != ref->digest) {
-      return bad("the manifest's digest is " + o.manifest->digest + ", not the image's " +
-                 ref->digest + " (was it saved with --raw, byte for byte?)");
+      return make_error(Errc::conflict, "the manifest's digest is " + o.manifest->digest +
+                                            ", not the image's " + ref->digest +
+                                            " (was it saved with --raw, byte for byte?)");
     }
     subject["media_type"] = o.manifest->media_type;
     if (o.manifest->is_index) {

@@ -38,7 +38,8 @@ struct InitOptions {
 };
 
 // A new record. Fails with Errc::invalid_argument when the image is not a sha256 digest
-// reference, when the manifest's digest is not the image's, or when a timestamp is not RFC 3339.
+// reference or a timestamp is not RFC 3339, and with Errc::conflict when the manifest's digest is
+// not the image's.
 Result<nlohmann::json> init_record(const InitOptions& options, const CiFacts& ci);
 
 // The record's subject as a digest reference, "name@sha256:<hex>"; fails on a record without one.

@@ -8,8 +8,8 @@ namespace {
 
 // The families of verbs. Adding a family is one line here (see cli/commands.hpp).
 constexpr std::vector<VerbSpec> (*k_families[])() = {
-    promotion_verbs, rollback_verbs, inspect_verbs, ledger_verbs,
-    proof_verbs,     policy_verbs,   token_verbs,
+    promotion_verbs, evidence_verbs, rollback_verbs, inspect_verbs,
+    ledger_verbs,    proof_verbs,    policy_verbs,   token_verbs,
 };
 
 std::string_view group_of(const VerbSpec& verb) {

@@ -10,6 +10,8 @@ namespace dg::cli {
 
 // record, promote, report (cli/verbs_promotion.cpp)
 std::vector<VerbSpec> promotion_verbs();
+// evidence init, gate, sign, show (cli/verbs_evidence.cpp)
+std::vector<VerbSpec> evidence_verbs();
 // rollback, revoke (cli/verbs_rollback.cpp)
 std::vector<VerbSpec> rollback_verbs();
 // status, envs, env (cli/verbs_inspect.cpp)

@@ -4,14 +4,15 @@
 // Exit codes: 0 done; 1 a file's content cannot become evidence (a scan of a tag, another tool's
 // report, a manifest of another image) or, for `show --env`, the evidence would fail the policy;
 // 2 a usage error or a file that cannot be read; 3 and 4 as for every verb that asks the daemon.
-#include "cli/commands.hpp"
-#include "cli/verb.hpp"
-#include "cli/verbs.hpp"
 #include "intake/ci_env.hpp"
 #include "intake/manifest.hpp"
 #include "intake/record.hpp"
 #include "intake/reports.hpp"
 #include "intake/signing.hpp"
+
+#include "cli/commands.hpp"
+#include "cli/verb.hpp"
+#include "cli/verbs.hpp"
 #include "policy/decision.hpp"
 #include "policy/evidence.hpp"
 #include "policy/policy.hpp"
@@ -130,9 +131,8 @@ Result<intake::InitOptions> init_options(const Args& args) {
     if (eq != std::string::npos) {
       auto bytes = read_file(spec.substr(eq + 1));
       if (!bytes) {
-        return make_error(Errc::invalid_argument, "--mirror: cannot read " +
-                                                      spec.substr(eq + 1) + ": " +
-                                                      bytes.error().message);
+        return make_error(Errc::invalid_argument, "--mirror: cannot read " + spec.substr(eq + 1) +
+                                                      ": " + bytes.error().message);
       }
       auto m = manifest_from(*bytes, "--mirror " + mirror.name);
       if (!m) {
@@ -212,9 +212,12 @@ struct ReportFlag {
 };
 
 constexpr ReportFlag k_report_flags[] = {
-    {"--trivy", ReportKind::trivy},   {"--grype", ReportKind::grype},
-    {"--sarif", ReportKind::sarif},   {"--spdx", ReportKind::spdx},
-    {"--cyclonedx", ReportKind::cyclonedx}, {"--junit", ReportKind::junit},
+    {"--trivy", ReportKind::trivy},
+    {"--grype", ReportKind::grype},
+    {"--sarif", ReportKind::sarif},
+    {"--spdx", ReportKind::spdx},
+    {"--cyclonedx", ReportKind::cyclonedx},
+    {"--junit", ReportKind::junit},
     {"--syft", std::nullopt},
 };
 
@@ -493,8 +496,10 @@ std::vector<VerbSpec> evidence_verbs() {
                  {"--tag", "TAG", "a tag of the image (that of a refs/tags ref is added)", false,
                   true},
                  {"--label", "KEY=VALUE", "an image label", false, true},
-                 {"--mirror", "NAME[=FILE]", "another repository holding the digest, with its "
-                                             "raw manifest when it may differ", false, true},
+                 {"--mirror", "NAME[=FILE]",
+                  "another repository holding the digest, with its "
+                  "raw manifest when it may differ",
+                  false, true},
                  {"--pushed-at", "TIME", "when the image was pushed (RFC 3339)"},
                  {"--repository", "URL", "source.repository"},
                  {"--commit", "SHA", "source.commit"},
@@ -533,7 +538,8 @@ std::vector<VerbSpec> evidence_verbs() {
       {.name = "evidence sign",
        .summary = "Add signatures, attestations or Sigstore bundles",
        .description =
-           "Takes the lines of `cosign download signature` (--cosign-download) or `cosign download\n"
+           "Takes the lines of `cosign download signature` (--cosign-download) or `cosign "
+           "download\n"
            "attestation` (--attestation), or Sigstore bundles (--bundle: `cosign sign --bundle`,\n"
            "`gh attestation download`; a message-signature bundle needs its signed --payload).\n",
        .flags = {{"--cosign-download", "FILE", "cosign download signature output"},

@@ -50,10 +50,9 @@ json policy_for(const OpensslSigner& signer) {
 class Workspace {
 public:
   explicit Workspace(const OpensslSigner& signer) {
-    for (const auto& entry :
-         std::filesystem::directory_iterator(k_root + "/tests/data/intake")) {
-      std::filesystem::copy_file(entry.path(), m_dir.path() + "/" +
-                                                   entry.path().filename().string());
+    for (const auto& entry : std::filesystem::directory_iterator(k_root + "/tests/data/intake")) {
+      std::filesystem::copy_file(entry.path(),
+                                 m_dir.path() + "/" + entry.path().filename().string());
     }
     // `cosign download signature` and `cosign download attestation`: one JSON line each.
     json sig = cosign_signature(signer, k_repo, k_digest);
@@ -89,9 +88,8 @@ CliResult evidence(const Daemon& daemon, const Workspace& ws, std::vector<std::s
 void build_record(const Daemon& daemon, const Workspace& ws) {
   std::vector<std::vector<std::string>> steps = {
       {"evidence", "init", "--image", "ghcr.io/acme/app:v1.4.2@" + k_digest, "--manifest",
-       ws.path("buildx-index.json"), "--pushed-at", k_pushed_at, "--mirror",
-       "docker.io/acme/app", "--label",
-       std::string("org.opencontainers.image.revision=") + k_commit, "--base-image",
+       ws.path("buildx-index.json"), "--pushed-at", k_pushed_at, "--mirror", "docker.io/acme/app",
+       "--label", std::string("org.opencontainers.image.revision=") + k_commit, "--base-image",
        "docker.io/library/node@sha256:" + std::string(64, 'f')},
       {"evidence", "gate", "--name", "vuln-scan", "--trivy", ws.path("trivy.json")},
       {"evidence", "gate", "--name", "sbom", "--syft", ws.path("syft.spdx.json")},
@@ -130,12 +128,12 @@ TEST_CASE("A record built from the tools' outputs with digestgate evidence is re
   CHECK(show.exit_code == 0);
   CHECK(show.out.find("the evidence meets staging's policy") != std::string::npos);
 
-  CliResult rec = daemon.cli({"record", "--evidence", ws.path("digestgate-evidence.json")},
-                             k_recorder_token);
+  CliResult rec =
+      daemon.cli({"record", "--evidence", ws.path("digestgate-evidence.json")}, k_recorder_token);
   INFO(rec.out << rec.err);
   REQUIRE(rec.exit_code == 0);
-  CliResult promoted = daemon.cli({"promote", "--env", "staging", "--ref", k_image},
-                                  k_promoter_token);
+  CliResult promoted =
+      daemon.cli({"promote", "--env", "staging", "--ref", k_image}, k_promoter_token);
   INFO(promoted.out << promoted.err);
   CHECK(promoted.exit_code == 0);
   CHECK(promoted.out.find("approved") != std::string::npos);
@@ -147,10 +145,10 @@ TEST_CASE("evidence show judges the working record against a policy before it is
   Workspace ws(signer);
   build_record(daemon, ws);
   // A later, failing e2e run replaces the passing one.
-  CliResult failed = evidence(daemon, ws,
-                              {"evidence", "gate", "--name", "e2e", "--junit",
-                               ws.path("junit-failed.xml"), "--tool", "pytest", "--tool-version",
-                               "8.3.3"});
+  CliResult failed =
+      evidence(daemon, ws,
+               {"evidence", "gate", "--name", "e2e", "--junit", ws.path("junit-failed.xml"),
+                "--tool", "pytest", "--tool-version", "8.3.3"});
   REQUIRE(failed.exit_code == 0);
   CliResult show = evidence(daemon, ws, {"--json", "evidence", "show", "--env", "staging"});
   CHECK(show.exit_code == 1);
@@ -185,7 +183,8 @@ TEST_CASE("digestgate evidence refuses what cannot become evidence, and changes 
            {{"evidence", "gate", "--name", "vuln-scan", "--trivy", ws.path("grype.json")},
             1,
             "trivy report: this is a grype report, not a trivy report"},
-           {{"evidence", "gate", "--name", "vuln-scan", "--trivy", ws.path("trivy-no-version.json")},
+           {{"evidence", "gate", "--name", "vuln-scan", "--trivy",
+             ws.path("trivy-no-version.json")},
             1,
             "pass --tool NAME --tool-version VERSION"},
            {{"evidence", "gate", "--name", "x", "--trivy", ws.path("trivy.json"), "--grype",
@@ -211,10 +210,10 @@ TEST_CASE("digestgate evidence refuses what cannot become evidence, and changes 
   CHECK(dg::read_file(ws.path("digestgate-evidence.json")).value() == before);
 
   SUBCASE("init checks that the manifest is the image's") {
-    CliResult r = evidence(daemon, ws,
-                           {"evidence", "init", "--image",
-                            std::string(k_repo) + "@" + sample_digest(1), "--manifest",
-                            ws.path("buildx-index.json"), "--file", ws.path("other.json")});
+    CliResult r =
+        evidence(daemon, ws,
+                 {"evidence", "init", "--image", std::string(k_repo) + "@" + sample_digest(1),
+                  "--manifest", ws.path("buildx-index.json"), "--file", ws.path("other.json")});
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("the manifest's digest is " + k_digest) != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(ws.path("other.json")));
@@ -258,8 +257,7 @@ TEST_CASE("The workflow of docs/ci-integration.md runs step by step with the com
   env["DIGESTGATE_URL"] = "";
   env["DIGESTGATE_TOKEN"] = "";
   CliResult run =
-      run_process({"sh", "-c",
-                   "cd \"$0\" && python3 \"$1\" \"$2\" values.json", ws.dir(),
+      run_process({"sh", "-c", "cd \"$0\" && python3 \"$1\" \"$2\" values.json", ws.dir(),
                    k_root + "/tests/actions/run_workflow.py", k_root + "/docs/ci-integration.md"},
                   env, "", 120);
   INFO(run.out << run.err);
@@ -270,9 +268,9 @@ TEST_CASE("The workflow of docs/ci-integration.md runs step by step with the com
   REQUIRE(jobs.contains("build"));
   REQUIRE(jobs.contains("deploy"));
   CHECK(jobs["deploy"].begin().value()["outputs"]["references"] == k_image);
-  std::string override_file =
-      dg::read_file(ws.path("docker-compose.digestgate.yml")).value_or("");
-  CHECK(override_file.find("image: " + k_image) != std::string::npos);
+  auto override_file = dg::read_file(ws.path("docker-compose.digestgate.yml"));
+  REQUIRE(override_file.ok());
+  CHECK(override_file->find("image: " + k_image) != std::string::npos);
 
   // The ledger agrees: one validation and one approval in production.
   CliResult env_now = daemon.cli({"--json", "env", "production"}, k_reader_token);

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
+
 using namespace dg;
 
 TEST_SUITE_BEGIN("util");
@@ -80,6 +82,48 @@ TEST_CASE("RFC 3339 timestamps parse to the right instant") {
       CAPTURE(bad);
       CHECK_FALSE(parse_rfc3339(bad));
     }
+  }
+}
+
+TEST_CASE("RFC 3339 dates at the calendar's edges") {
+  SUBCASE("leap years: every fourth, not every hundredth, but every four hundredth") {
+    CHECK(parse_rfc3339("2024-02-29T00:00:00Z"));
+    CHECK(*parse_rfc3339("2000-02-29T00:00:00Z") == 951782400LL * 1000000000LL);
+    CHECK(*parse_rfc3339("2000-03-01T00:00:00Z") - *parse_rfc3339("2000-02-28T00:00:00Z") ==
+          2LL * 86400 * 1000000000);
+    for (const char* bad :
+         {"2100-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "2024-02-30T00:00:00Z",
+          "2024-04-31T00:00:00Z", "2024-00-10T00:00:00Z", "2024-01-00T00:00:00Z"}) {
+      CAPTURE(bad);
+      auto r = parse_rfc3339(bad);
+      REQUIRE_FALSE(r);
+      CHECK(r.error().message.find("not an RFC 3339 timestamp") != std::string::npos);
+    }
+    CHECK(format_rfc3339(*parse_rfc3339("2000-02-29T12:34:56.000001Z")) ==
+          "2000-02-29T12:34:56.000001Z");
+    CHECK(format_rfc3339(*parse_rfc3339("2100-03-01T00:00:00Z") - 1) ==
+          "2100-02-28T23:59:59.999999Z");
+  }
+  SUBCASE("years 0001 and 9999 are well-formed but outside what a TimeNs holds") {
+    for (const char* far : {"0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1677-09-21T00:12:43Z",
+                            "2262-04-11T23:47:16.854775808Z"}) {
+      CAPTURE(far);
+      auto r = parse_rfc3339(far);
+      REQUIRE_FALSE(r);
+      CHECK(r.error().message.find("out of range") != std::string::npos);
+    }
+    CHECK(*parse_rfc3339("2262-04-11T23:47:16.854775807Z") == std::numeric_limits<TimeNs>::max());
+    CHECK(*parse_rfc3339("1677-09-21T00:12:44Z") == -9223372036000000000LL);
+    CHECK(format_rfc3339(std::numeric_limits<TimeNs>::max()) == "2262-04-11T23:47:16.854775Z");
+    CHECK(format_rfc3339(std::numeric_limits<TimeNs>::min()) == "1677-09-21T00:12:43.145224Z");
+    CHECK(format_rfc3339(-1) == "1969-12-31T23:59:59.999999Z");
+    CHECK(*parse_rfc3339("1969-12-31T23:59:59.999999999Z") == -1);
+  }
+  SUBCASE("a leap second sorts with the second before it; no later second is accepted") {
+    CHECK(*parse_rfc3339("2016-12-31T23:59:60Z") == *parse_rfc3339("2016-12-31T23:59:59Z"));
+    CHECK(*parse_rfc3339("2016-12-31T23:59:60.5Z") == *parse_rfc3339("2016-12-31T23:59:59.5Z"));
+    CHECK_FALSE(parse_rfc3339("2016-12-31T23:59:61Z"));
+    CHECK_FALSE(parse_rfc3339("2016-12-31T23:60:00Z"));
   }
 }
 

@@ -228,7 +228,7 @@ int run(const Options& o) {
   std::uint64_t committed_jobs = 0;
   double commit_seconds = 0;
   dg::ledger::Options options;
-  options.path = o.state_dir + "/ledger.db";
+  options.database = o.state_dir + "/ledger.db";
   options.origin = o.origin;
   options.key = std::make_shared<const dg::Ed25519PrivateKey>(std::move(*key));
   options.witness_path = o.state_dir + "/checkpoint.latest";
@@ -292,8 +292,8 @@ int run(const Options& o) {
   ledger.close();
   opened->reset();
 
-  std::int64_t db = dg::bench::file_size(options.path);
-  std::int64_t wal = std::max<std::int64_t>(0, dg::bench::file_size(options.path + "-wal"));
+  std::int64_t db = dg::bench::file_size(options.database);
+  std::int64_t wal = std::max<std::int64_t>(0, dg::bench::file_size(options.database + "-wal"));
   json report = {
       {"entries", initial + o.entries},
       {"appended", o.entries},

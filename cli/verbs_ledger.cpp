@@ -266,7 +266,7 @@ int cmd_ledger_verify(Context& c, const Args& args) {
   if (!verifier) {
     return usage_error(c, verifier.error().message);
   }
-  auto report = ledger::verify_file(path, *verifier);
+  auto report = ledger::verify_ledger(path, *verifier);
   if (!report) {
     return usage_error(c, "cannot verify '" + path + "': " + report.error().message);
   }

@@ -87,7 +87,7 @@ int init(const std::string& dir) {
     // An existing ledger without this key's witness (restored from a backup, or the key was
     // rotated): check it and witness its current head, so that the daemon accepts it.
     ledger::Options options;
-    options.path = db_path;
+    options.database = db_path;
     options.key = key;
     options.witness_path = dir + "/checkpoint.latest";
     auto renewed = ledger::Ledger::renew_witness(options);
@@ -136,12 +136,15 @@ int serve(const std::string& config_path) {
 
   Metrics metrics;
   ledger::Options options;
-  options.path = config->ledger_path();
+  options.database = config->ledger_path();
   options.origin = config->origin;
   options.key = std::make_shared<const Ed25519PrivateKey>(std::move(*key));
   options.witness_path = config->witness_path();
   options.on_commit = [&metrics](std::size_t batch, double seconds) {
     metrics.commit(batch, seconds);
+  };
+  options.on_callback_error = [](const std::string& problem) {
+    log("error", "a ledger completion failed; the entry is durable", {{"problem", problem}});
   };
   auto opened = ledger::Ledger::open(options);
   if (!opened) {

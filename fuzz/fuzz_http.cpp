@@ -148,7 +148,7 @@ private:
     }
     m_metrics = std::make_unique<dg::daemon::Metrics>();
     dg::ledger::Options options;
-    options.path = m_config.ledger_path();
+    options.database = m_config.ledger_path();
     options.origin = m_config.origin;
     options.key = std::make_shared<const dg::Ed25519PrivateKey>(std::move(*key));
     options.witness_path = m_config.witness_path();

@@ -1,12 +1,20 @@
-// The ledger: an append-only, tamper-evident log of everything digestgate decides, stored in one
-// SQLite database (WAL, synchronous=FULL), with derived tables that make every lookup an index
-// lookup. Nothing outside this room speaks SQL. The on-disk format is described in
-// docs/ledger.md.
+// The ledger: an append-only, tamper-evident log of everything digestgate decides, with derived
+// tables that make every lookup an index lookup. Where it is stored (the backend) is named by one
+// string, the ledger's database: today a SQLite file (WAL, synchronous=FULL). Nothing outside this
+// room speaks SQL or knows the backend. The stored format is described in docs/ledger.md.
 //
 // Thread-safety: a Ledger may be used from any thread. Writes go through one writer thread that
 // commits concurrent appends together (group commit); every append is acknowledged, on a
 // completion thread, only once its own entry is durable. Reads run on pooled connections against
 // a consistent snapshot.
+//
+// Errors: nothing in this interface throws on a database or file error; those come back as
+// Result errors (Errc::io, Errc::corrupt for a failed integrity check, Errc::unavailable while
+// closing). What does propagate is an exception thrown by the caller's own code: a read's `fn`
+// (after its transaction is rolled back) and std::bad_alloc. A writer Step that throws fails its
+// own entry only (Errc::internal), never the batch. A Done completion must not throw: one that
+// does is caught, counted (callback_failures()) and reported through Options::on_callback_error,
+// and the writer, the entry and the other completions are unaffected.
 #pragma once
 
 #include "ledger/checkpoint.hpp"
@@ -159,14 +167,16 @@ using Step = std::function<std::optional<Draft>(View& view)>;
 using Done = std::function<void(Result<std::optional<Committed>> result)>;
 
 struct Options {
-  std::string path;   // the SQLite database file
-  std::string origin; // the checkpoint origin line and key name
+  std::string database; // where the ledger is stored: a SQLite file
+  std::string origin;   // the checkpoint origin line and key name
   std::shared_ptr<const Ed25519PrivateKey> key;
   // A file outside the database where the newest checkpoint is kept, so that an older copy of
   // the database put back in place is detected. Empty: none.
   std::string witness_path;
   // Called after each group commit with the batch size and the commit latency (for metrics).
   std::function<void(std::size_t batch, double seconds)> on_commit;
+  // Called, on the completion thread, with a description when a Done callback threw.
+  std::function<void(const std::string& problem)> on_callback_error;
 };
 
 // The result of checking the stored ledger against itself and its checkpoints.
@@ -195,7 +205,7 @@ class Ledger {
 public:
   // Create the database and its schema if absent, and record `checkpoint_public_key` (raw
   // Ed25519) as a key whose signatures on checkpoints are trusted.
-  static Result<void> initialize(const std::string& path, const Bytes& checkpoint_public_key);
+  static Result<void> initialize(const std::string& database, const Bytes& checkpoint_public_key);
 
   // Open an initialized database and start the writer. Checks the ledger's integrity against
   // its newest checkpoint; a mismatch does not fail the open but makes integrity() report it
@@ -211,7 +221,8 @@ public:
 
   virtual ~Ledger() = default;
 
-  // Queue `step`; `done` is called once its entry is durable.
+  // Queue `step`; `done` is called once its entry is durable. `done` must not throw (see the
+  // top of this file).
   virtual void submit(Step step, Done done) = 0;
   // Append `draft` and wait until it is durable.
   virtual Result<Committed> append(Draft draft) = 0;
@@ -224,6 +235,8 @@ public:
   virtual StartReport start_report() const = 0;
   // The checkpoint key's note verifier string.
   virtual std::string verifier() const = 0;
+  // How many completion callbacks threw (each was caught).
+  virtual std::uint64_t callback_failures() const = 0;
 
   // Stop accepting work, drain the queue and stop the writer.
   virtual void close() = 0;
@@ -246,9 +259,9 @@ struct VerifyReport {
   std::string root_hex;
 };
 
-// Verify the database at `path` offline from a consistent snapshot: every leaf from its stored
-// bytes, the tree, and every stored checkpoint's root and signature (against `verifier` when
-// given, else against the key stored in the database).
-Result<VerifyReport> verify_file(const std::string& path, const std::string& verifier);
+// Verify the ledger stored in `database` offline from a consistent snapshot: every leaf from its
+// stored bytes, the tree, and every stored checkpoint's root and signature (against `verifier`
+// when given, else against the keys stored in the database).
+Result<VerifyReport> verify_ledger(const std::string& database, const std::string& verifier);
 
 } // namespace dg::ledger

@@ -1,6 +1,7 @@
 // A thin RAII layer over the SQLite C API, private to the ledger room.
 #pragma once
 
+#include "ledger/failure.hpp"
 #include "util/crypto.hpp"
 #include "util/result.hpp"
 
@@ -51,10 +52,7 @@ private:
 };
 
 // An SQLite error with its message; caught at the ledger's boundary.
-struct Failure {
-  int code;
-  std::string message;
-};
+using Failure = StoreFailure;
 
 class Connection {
 public:

@@ -135,72 +135,104 @@ void insert_entry(sql::Connection& db, const Entry& entry, const std::vector<Nod
   index_entry(db, entry);
 }
 
-void index_entry(sql::Connection& db, const Entry& entry) {
-  const json& body = entry.body;
-  auto digest_entry = [&](const std::string& digest) {
-    if (!digest.empty()) {
-      db.prepare("INSERT OR IGNORE INTO digest_entries(digest, seq, kind) VALUES(?, ?, ?)")
-          .bind(1, digest)
-          .bind(2, entry.seq)
-          .bind(3, entry.kind)
+namespace {
+
+// Writes the derived rows of one entry, a method per kind.
+class Indexer {
+public:
+  Indexer(sql::Connection& db, const Entry& entry) : m_db(db), m_e(entry), m_body(entry.body) {}
+
+  void run() {
+    if (m_e.kind == k_validation) {
+      validation();
+    } else if (m_e.kind == k_promotion) {
+      promotion();
+    } else if (m_e.kind == k_rollback) {
+      rollback();
+    } else if (m_e.kind == k_deployment) {
+      deployment();
+    } else if (m_e.kind == k_revocation) {
+      revocation();
+    } else if (m_e.kind == k_policy) {
+      m_db.prepare("INSERT INTO policies(seq, sha256) VALUES(?, ?)")
+          .bind(1, m_e.seq)
+          .bind(2, body_string(m_body, "sha256"))
           .run();
     }
-  };
-  auto env_entry = [&](const std::string& env, const std::string& repository) {
-    db.prepare("INSERT OR IGNORE INTO env_entries(environment, seq, repository) VALUES(?, ?, ?)")
+  }
+
+private:
+  bool approved() const { return body_string(m_body, "decision") == "approved"; }
+
+  void digest_entry(const std::string& digest) {
+    if (!digest.empty()) {
+      m_db.prepare("INSERT OR IGNORE INTO digest_entries(digest, seq, kind) VALUES(?, ?, ?)")
+          .bind(1, digest)
+          .bind(2, m_e.seq)
+          .bind(3, m_e.kind)
+          .run();
+    }
+  }
+
+  void env_entry(const std::string& env, const std::string& repository) {
+    m_db.prepare("INSERT OR IGNORE INTO env_entries(environment, seq, repository) VALUES(?, ?, ?)")
         .bind(1, env)
-        .bind(2, entry.seq)
+        .bind(2, m_e.seq)
         .bind(3, repository)
         .run();
-  };
-  auto make_current = [&](const std::string& env, const std::string& repository,
-                          const std::string& digest) {
-    db.prepare("INSERT INTO slots(environment, repository, digest, seq, time) VALUES(?, ?, ?, ?, "
-               "?) ON CONFLICT(environment, repository) DO UPDATE SET digest = excluded.digest, "
-               "seq = excluded.seq, time = excluded.time")
+  }
+
+  void
+  make_current(const std::string& env, const std::string& repository, const std::string& digest) {
+    m_db.prepare("INSERT INTO slots(environment, repository, digest, seq, time) VALUES(?, ?, ?, "
+                 "?, ?) ON CONFLICT(environment, repository) DO UPDATE SET digest = "
+                 "excluded.digest, seq = excluded.seq, time = excluded.time")
         .bind(1, env)
         .bind(2, repository)
         .bind(3, digest)
-        .bind(4, entry.seq)
-        .bind(5, entry.time)
+        .bind(4, m_e.seq)
+        .bind(5, m_e.time)
         .run();
-    db.prepare("INSERT INTO approvals(environment, repository, seq, digest, time, kind) "
-               "VALUES(?, ?, ?, ?, ?, ?)")
+    m_db.prepare("INSERT INTO approvals(environment, repository, seq, digest, time, kind) "
+                 "VALUES(?, ?, ?, ?, ?, ?)")
         .bind(1, env)
         .bind(2, repository)
-        .bind(3, entry.seq)
+        .bind(3, m_e.seq)
         .bind(4, digest)
-        .bind(5, entry.time)
-        .bind(6, entry.kind)
+        .bind(5, m_e.time)
+        .bind(6, m_e.kind)
         .run();
-  };
-  const bool approved = body_string(body, "decision") == "approved";
+  }
 
-  if (entry.kind == k_validation) {
-    std::string digest = body_string(body, "digest");
-    std::string repository = body_string(body, "repository");
-    db.prepare("INSERT OR IGNORE INTO digests(digest, repository, first_seq) VALUES(?, ?, ?)")
+  void validation() {
+    std::string digest = body_string(m_body, "digest");
+    std::string repository = body_string(m_body, "repository");
+    m_db.prepare("INSERT OR IGNORE INTO digests(digest, repository, first_seq) VALUES(?, ?, ?)")
         .bind(1, digest)
         .bind(2, repository)
-        .bind(3, entry.seq)
+        .bind(3, m_e.seq)
         .run();
     digest_entry(digest);
-    if (auto tags = body.find("tags"); tags != body.end() && tags->is_array()) {
-      for (const auto& tag : *tags) {
-        if (tag.is_string()) {
-          db.prepare("INSERT OR IGNORE INTO tags(repository, tag, digest, seq) VALUES(?, ?, ?, ?)")
-              .bind(1, repository)
-              .bind(2, tag.get<std::string>())
-              .bind(3, digest)
-              .bind(4, entry.seq)
-              .run();
-        }
+    auto tags = m_body.find("tags");
+    if (tags == m_body.end() || !tags->is_array()) {
+      return;
+    }
+    for (const auto& tag : *tags) {
+      if (tag.is_string()) {
+        m_db.prepare("INSERT OR IGNORE INTO tags(repository, tag, digest, seq) VALUES(?, ?, ?, ?)")
+            .bind(1, repository)
+            .bind(2, tag.get<std::string>())
+            .bind(3, digest)
+            .bind(4, m_e.seq)
+            .run();
       }
     }
-  } else if (entry.kind == k_promotion) {
-    std::string env = body_string(body, "environment");
+  }
+
+  void promotion() {
+    std::string env = body_string(m_body, "environment");
     bool any = false;
-    if (auto list = body.find("promotions"); list != body.end() && list->is_array()) {
+    if (auto list = m_body.find("promotions"); list != m_body.end() && list->is_array()) {
       for (const auto& p : *list) {
         if (!p.is_object()) {
           continue;
@@ -210,7 +242,7 @@ void index_entry(sql::Connection& db, const Entry& entry) {
         digest_entry(digest);
         env_entry(env, repository);
         any = true;
-        if (approved && !repository.empty() && !digest.empty()) {
+        if (approved() && !repository.empty() && !digest.empty()) {
           make_current(env, repository, digest);
         }
       }
@@ -218,55 +250,66 @@ void index_entry(sql::Connection& db, const Entry& entry) {
     if (!any) {
       env_entry(env, "");
     }
-  } else if (entry.kind == k_rollback) {
-    std::string env = body_string(body, "environment");
-    std::string repository = body_string(body, "repository");
-    std::string digest = body_string(body, "digest");
-    std::string from = body_string(body, "from_digest");
+  }
+
+  void rollback() {
+    std::string env = body_string(m_body, "environment");
+    std::string repository = body_string(m_body, "repository");
+    std::string digest = body_string(m_body, "digest");
+    std::string from = body_string(m_body, "from_digest");
     env_entry(env, repository);
     digest_entry(digest);
     digest_entry(from);
-    if (approved && !repository.empty() && !digest.empty()) {
+    if (approved() && !repository.empty() && !digest.empty()) {
       make_current(env, repository, digest);
-      db.prepare("INSERT OR IGNORE INTO rollbacks(environment, repository, from_digest, seq) "
-                 "VALUES(?, ?, ?, ?)")
+      m_db.prepare("INSERT OR IGNORE INTO rollbacks(environment, repository, from_digest, seq) "
+                   "VALUES(?, ?, ?, ?)")
           .bind(1, env)
           .bind(2, repository)
           .bind(3, from)
-          .bind(4, entry.seq)
+          .bind(4, m_e.seq)
           .run();
     }
-  } else if (entry.kind == k_deployment) {
-    std::string env = body_string(body, "environment");
-    std::string repository = body_string(body, "repository");
-    std::string digest = body_string(body, "digest");
+  }
+
+  void deployment() {
+    std::string env = body_string(m_body, "environment");
+    std::string repository = body_string(m_body, "repository");
+    std::string digest = body_string(m_body, "digest");
     env_entry(env, repository);
     digest_entry(digest);
-    auto drift = body.find("drift");
-    db.prepare("INSERT INTO deployments(environment, repository, seq, digest, status, drift) "
-               "VALUES(?, ?, ?, ?, ?, ?)")
+    auto drift = m_body.find("drift");
+    m_db.prepare("INSERT INTO deployments(environment, repository, seq, digest, status, drift) "
+                 "VALUES(?, ?, ?, ?, ?, ?)")
         .bind(1, env)
         .bind(2, repository)
-        .bind(3, entry.seq)
+        .bind(3, m_e.seq)
         .bind(4, digest)
-        .bind(5, body_string(body, "status"))
-        .bind(6, drift != body.end() && drift->is_boolean() && drift->get<bool>() ? 1 : 0)
-        .run();
-  } else if (entry.kind == k_revocation) {
-    std::string digest = body_string(body, "digest");
-    digest_entry(digest);
-    db.prepare("INSERT OR IGNORE INTO revocations(digest, seq, reason, time) VALUES(?, ?, ?, ?)")
-        .bind(1, digest)
-        .bind(2, entry.seq)
-        .bind(3, body_string(body, "reason"))
-        .bind(4, entry.time)
-        .run();
-  } else if (entry.kind == k_policy) {
-    db.prepare("INSERT INTO policies(seq, sha256) VALUES(?, ?)")
-        .bind(1, entry.seq)
-        .bind(2, body_string(body, "sha256"))
+        .bind(5, body_string(m_body, "status"))
+        .bind(6, drift != m_body.end() && drift->is_boolean() && drift->get<bool>() ? 1 : 0)
         .run();
   }
+
+  void revocation() {
+    std::string digest = body_string(m_body, "digest");
+    digest_entry(digest);
+    m_db.prepare("INSERT OR IGNORE INTO revocations(digest, seq, reason, time) VALUES(?, ?, ?, ?)")
+        .bind(1, digest)
+        .bind(2, m_e.seq)
+        .bind(3, body_string(m_body, "reason"))
+        .bind(4, m_e.time)
+        .run();
+  }
+
+  sql::Connection& m_db;
+  const Entry& m_e;
+  const json& m_body;
+};
+
+} // namespace
+
+void index_entry(sql::Connection& db, const Entry& entry) {
+  Indexer(db, entry).run();
 }
 
 std::vector<Bytes> checkpoint_keys(sql::Connection& db) {

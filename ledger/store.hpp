@@ -4,6 +4,7 @@
 
 #include "ledger/ledger.hpp"
 #include "ledger/sqlite.hpp"
+#include "ledger/verify.hpp"
 
 namespace dg::ledger::store {
 
@@ -35,11 +36,7 @@ void set_meta(sql::Connection& db, const std::string& key, const std::string& va
 // Every trusted checkpoint public key (raw Ed25519), oldest first.
 std::vector<Bytes> checkpoint_keys(sql::Connection& db);
 
-struct StoredCheckpoint {
-  std::int64_t size = 0;
-  Hash root{};
-  std::string note;
-};
+using StoredCheckpoint = detail::StoredCheckpoint;
 std::optional<StoredCheckpoint> latest_checkpoint(sql::Connection& db);
 
 // Reads tree nodes from the database.

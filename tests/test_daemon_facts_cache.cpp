@@ -169,7 +169,7 @@ struct StateDir {
 
   std::unique_ptr<ledger::Ledger> open() const {
     ledger::Options o;
-    o.path = db();
+    o.database = db();
     o.origin = "test.example/facts-cache";
     o.key = key;
     o.witness_path = (dir / "checkpoint.latest").string();

@@ -38,7 +38,7 @@ struct LedgerDir {
 
   std::unique_ptr<Ledger> open() const {
     Options o;
-    o.path = db();
+    o.database = db();
     o.origin = "test.example/ledger";
     o.key = key;
     o.witness_path = (dir / "checkpoint.latest").string();
@@ -144,7 +144,7 @@ TEST_CASE("The schema's triggers abort UPDATE and DELETE of entries, tree nodes 
     CHECK(d.exec(sql, &error) != SQLITE_OK);
     CHECK(error.find("append-only") != std::string::npos);
   }
-  auto report = verify_file(d.db(), "");
+  auto report = verify_ledger(d.db(), "");
   REQUIRE(report);
   CHECK(report->ok);
   CHECK(report->entries == 1);
@@ -211,7 +211,7 @@ TEST_CASE("Concurrent appends share commits and each is acknowledged with its ow
   CHECK(all.size() == k_threads * k_each);
   CHECK(*all.rbegin() == k_threads * k_each);
   ledger->close();
-  auto report = verify_file(d.db(), "");
+  auto report = verify_ledger(d.db(), "");
   REQUIRE(report);
   CHECK(report->ok);
   CHECK(report->entries == k_threads * k_each);
@@ -291,6 +291,52 @@ TEST_CASE(
   CHECK(ok->entry.seq == 1);
 }
 
+TEST_CASE("A completion that throws neither stops the writer nor loses its entry") {
+  LedgerDir d;
+  Options o;
+  o.database = d.db();
+  o.origin = "test.example/ledger";
+  o.key = d.key;
+  o.witness_path = (d.dir / "checkpoint.latest").string();
+  std::mutex mutex;
+  std::vector<std::string> problems;
+  o.on_callback_error = [&](const std::string& problem) {
+    std::lock_guard lock(mutex);
+    problems.push_back(problem);
+  };
+  auto opened = Ledger::open(o);
+  REQUIRE(opened);
+  auto& ledger = **opened;
+  std::promise<std::int64_t> first;
+  ledger.submit([](View&) -> std::optional<Draft> { return validation(digest_of(1)); },
+                [&](Result<std::optional<Committed>> r) {
+                  first.set_value(r && r->has_value() ? (*r)->entry.seq : -1);
+                  throw std::runtime_error("the caller's bug");
+                });
+  ledger.submit([](View&) -> std::optional<Draft> { return validation(digest_of(2)); },
+                [](Result<std::optional<Committed>>) { throw 42; }); // not a std::exception
+  CHECK(first.get_future().get() == 1);
+  // The writer and the completion thread go on.
+  auto later = ledger.append(validation(digest_of(3)));
+  REQUIRE(later);
+  CHECK(later->entry.seq == 3);
+  CHECK(ledger.callback_failures() == 2);
+  {
+    std::lock_guard lock(mutex);
+    REQUIRE(problems.size() == 2);
+    CHECK(problems[0].find("the caller's bug") != std::string::npos);
+  }
+  ledger.close();
+  auto report = verify_ledger(d.db(), "");
+  REQUIRE(report);
+  CHECK(report->ok);
+  CHECK(report->entries == 3);
+  bool found = false;
+  auto reopened = d.open();
+  REQUIRE(reopened->read([&](View& view) { found = view.entry(1).has_value(); }));
+  CHECK(found);
+}
+
 TEST_CASE("An edited entry fails the integrity check when the ledger is opened") {
   LedgerDir d;
   {
@@ -306,7 +352,7 @@ TEST_CASE("An edited entry fails the integrity check when the ledger is opened")
   auto appended = ledger->append(validation(digest_of(3)));
   REQUIRE_FALSE(appended);
   CHECK(appended.error().code == Errc::corrupt);
-  auto report = verify_file(d.db(), "");
+  auto report = verify_ledger(d.db(), "");
   REQUIRE(report);
   CHECK_FALSE(report->ok);
   CHECK(report->first_bad_seq == 2);
@@ -377,6 +423,38 @@ TEST_CASE("The derived-state sum is a sum of hashes modulo 2^256") {
     CHECK(seal::Sum::from_hex(sum.hex()) == std::optional<seal::Sum>(sum));
   }
   CHECK_FALSE(seal::Sum::from_hex("not hex"));
+}
+
+TEST_CASE("The seal's MAC is HMAC-SHA-256: RFC 4231 and the hand-built HMAC agree with it") {
+  // RFC 4231 test case 1: a 20-byte key; HMAC pads keys with zeros to the block size, so the
+  // same key padded to 32 bytes gives the same MAC.
+  Hash key{};
+  std::fill_n(key.begin(), 20, std::uint8_t{0x0b});
+  seal::RowHasher hasher(key);
+  CHECK(to_hex(hasher.mac("Hi There")) ==
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  // The construction the seal was first written with (RFC 2104 by hand over SHA-256), so that
+  // seals already stored still verify.
+  auto by_hand = [](const Hash& k, const std::string& message) {
+    std::string ipad(64, '\x36'), opad(64, '\x5c');
+    for (std::size_t i = 0; i < k.size(); ++i) {
+      ipad[i] = static_cast<char>(k[i] ^ 0x36);
+      opad[i] = static_cast<char>(k[i] ^ 0x5c);
+    }
+    Hash inner = sha256(ipad + message);
+    return sha256(opad + std::string(reinterpret_cast<const char*>(inner.data()), inner.size()));
+  };
+  Hash seal_key = sha256("a seal key");
+  seal::RowHasher sealer(seal_key);
+  for (const std::string& message :
+       {std::string(), std::string("v2 1 00 11 22"), std::string(1000, 'x')}) {
+    CHECK(sealer.mac(message) == by_hand(seal_key, message));
+  }
+  // A checkpoint row's hash is the MAC of its canonical encoding.
+  std::string row = std::string("\0\0\0\x0b", 4) + "checkpoints" + "i" +
+                    std::string("\0\0\0\0\0\0\0\x07", 8) + "b" + std::string("\0\0\0\x20", 4) +
+                    std::string(32, '\0') + "t" + std::string("\0\0\0\x04", 4) + "note";
+  CHECK(sealer.checkpoint(7, Hash{}, "note") == by_hand(seal_key, row));
 }
 
 TEST_CASE("Derived tables written by the ledger are sealed and confirmed without a rebuild") {
@@ -587,7 +665,7 @@ TEST_CASE("An older checkpoint changed outside the ledger fails the open") {
   CHECK(appended.error().code == Errc::corrupt);
   ledger->close();
 
-  auto report = verify_file(d.db(), "");
+  auto report = verify_ledger(d.db(), "");
   REQUIRE(report);
   CHECK_FALSE(report->ok);
   CHECK(report->first_bad_seq == 2);

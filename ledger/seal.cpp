@@ -2,7 +2,9 @@
 
 #include "ledger/store.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <sqlite3.h>
 
 #include <cstring>
@@ -144,15 +146,15 @@ std::optional<Sum> Sum::from_hex(std::string_view text) {
   return s;
 }
 
+// HMAC-SHA-256 through OpenSSL's EVP_MAC: the key is set once; each MAC re-initializes the
+// context with the key it holds (no key schedule per row).
 struct RowHasher::Impl {
-  EVP_MD_CTX* inner = EVP_MD_CTX_new(); // absorbed key ^ ipad
-  EVP_MD_CTX* outer = EVP_MD_CTX_new(); // absorbed key ^ opad
-  EVP_MD_CTX* work = EVP_MD_CTX_new();
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  EVP_MAC_CTX* ctx = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
 
   ~Impl() {
-    EVP_MD_CTX_free(inner);
-    EVP_MD_CTX_free(outer);
-    EVP_MD_CTX_free(work);
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
   }
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -160,38 +162,28 @@ struct RowHasher::Impl {
 };
 
 RowHasher::RowHasher(const Hash& key) : m_impl(std::make_unique<Impl>()) {
-  if (m_impl->inner == nullptr || m_impl->outer == nullptr || m_impl->work == nullptr) {
-    throw std::bad_alloc();
+  if (m_impl->ctx == nullptr) {
+    throw std::runtime_error("HMAC is unavailable");
   }
-  // HMAC (RFC 2104) with a 32-byte key, its two padded key blocks hashed once here.
-  std::array<std::uint8_t, 64> ipad{};
-  std::array<std::uint8_t, 64> opad{};
-  for (std::size_t i = 0; i < ipad.size(); ++i) {
-    std::uint8_t k = i < key.size() ? key[i] : 0;
-    ipad[i] = static_cast<std::uint8_t>(k ^ 0x36);
-    opad[i] = static_cast<std::uint8_t>(k ^ 0x5c);
-  }
-  if (EVP_DigestInit_ex(m_impl->inner, EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(m_impl->inner, ipad.data(), ipad.size()) != 1 ||
-      EVP_DigestInit_ex(m_impl->outer, EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(m_impl->outer, opad.data(), opad.size()) != 1) {
-    throw std::runtime_error("SHA-256 is unavailable");
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  if (EVP_MAC_init(m_impl->ctx, key.data(), key.size(), params) != 1) {
+    throw std::runtime_error("HMAC-SHA-256 is unavailable");
   }
 }
 
 RowHasher::~RowHasher() = default;
 
 Hash RowHasher::finish() {
-  Hash inner{};
   Hash out{};
-  unsigned len = 0;
-  EVP_MD_CTX* w = m_impl->work;
-  if (EVP_MD_CTX_copy_ex(w, m_impl->inner) != 1 ||
-      EVP_DigestUpdate(w, m_buffer.data(), m_buffer.size()) != 1 ||
-      EVP_DigestFinal_ex(w, inner.data(), &len) != 1 || EVP_MD_CTX_copy_ex(w, m_impl->outer) != 1 ||
-      EVP_DigestUpdate(w, inner.data(), inner.size()) != 1 ||
-      EVP_DigestFinal_ex(w, out.data(), &len) != 1) {
-    throw std::runtime_error("SHA-256 failed");
+  std::size_t len = 0;
+  EVP_MAC_CTX* ctx = m_impl->ctx;
+  if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1 ||
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(m_buffer.data()),
+                     m_buffer.size()) != 1 ||
+      EVP_MAC_final(ctx, out.data(), &len, out.size()) != 1 || len != out.size()) {
+    throw std::runtime_error("HMAC-SHA-256 failed");
   }
   return out;
 }

@@ -245,6 +245,7 @@ struct HttpServer::Impl {
       request.body = std::move(req.body());
       request.authorization = std::string(req[http::field::authorization]);
       request.content_type = std::string(req[http::field::content_type]);
+      request.if_none_match = std::string(req[http::field::if_none_match]);
       request.request_id = request_id;
       bool keep_alive = req.keep_alive() && !stopping;
       // The service may take a while (a durable commit); no read timeout applies meanwhile.

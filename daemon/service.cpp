@@ -1,6 +1,7 @@
 #include "daemon/service.hpp"
 
 #include "daemon/log.hpp"
+#include "daemon/ui.hpp"
 #include "policy/decision.hpp"
 #include "policy/evidence.hpp"
 #include "policy/reference.hpp"
@@ -99,8 +100,6 @@ struct Service::Context {
     if (answered) {
       return;
     }
-    answered = true;
-    metrics->request(route, request.method, status);
     Response r;
     r.status = status;
     r.body = std::move(body);
@@ -108,6 +107,15 @@ struct Service::Context {
     if (status == 401) {
       r.headers["WWW-Authenticate"] = "Bearer";
     }
+    send(std::move(r));
+  }
+
+  void send(Response r) {
+    if (answered) {
+      return;
+    }
+    answered = true;
+    metrics->request(route, request.method, r.status);
     respond(std::move(r));
   }
 
@@ -664,6 +672,13 @@ void Service::dispatch(const std::shared_ptr<Context>& ctx) {
     return;
   }
 
+  // The web view's static files, without a token.
+  if (is_ui_path(c.path)) {
+    c.route = "/ui/";
+    c.send(ui_response(method, c.path, c.request.if_none_match));
+    return;
+  }
+
   if (parts.empty() || parts[0] != "v1") {
     c.error(404, "not-found", "no such endpoint: " + c.path);
     return;
@@ -712,6 +727,8 @@ void Service::dispatch(const std::shared_ptr<Context>& ctx) {
     role = "operator";
   } else if (n == 2 && parts[1] == "policy") {
     route = "/v1/policy", want_method = "GET";
+  } else if (n == 2 && parts[1] == "whoami") {
+    route = "/v1/whoami", want_method = "GET";
   } else if (n == 3 && parts[1] == "policy" && parts[2] == "what-if") {
     route = "/v1/policy/what-if", want_method = "POST"; // read-only: any role
   } else if (n == 2 && parts[1] == "validations") {
@@ -763,6 +780,8 @@ void Service::dispatch(const std::shared_ptr<Context>& ctx) {
     post_rollback(ctx, *arg);
   } else if (route == "/v1/policy") {
     get_policy(ctx);
+  } else if (route == "/v1/whoami") {
+    get_whoami(ctx);
   } else if (route == "/v1/policy/what-if") {
     post_what_if(ctx);
   } else if (route == "/v1/validations") {
@@ -892,6 +911,10 @@ void Service::get_entry(const Ctx& ctx, const std::string& seq_text) {
                        {"root_hash", to_hex(cp->root)},
                        {"inclusion_proof", hashes_json(proof)},
                        {"checkpoint", note}});
+}
+
+void Service::get_whoami(const Ctx& ctx) {
+  ctx->reply(200, json{{"name", ctx->principal->name}, {"roles", ctx->principal->roles}});
 }
 
 void Service::get_checkpoint(const Ctx& ctx) {

@@ -27,6 +27,7 @@ struct Request {
   std::string body;
   std::string authorization;
   std::string content_type;
+  std::string if_none_match;
   std::string request_id;
 };
 
@@ -82,6 +83,7 @@ private:
   void get_environments(const Ctx& ctx);
   void get_environment(const Ctx& ctx, const std::string& env);
   void get_policy(const Ctx& ctx);
+  void get_whoami(const Ctx& ctx);
   void post_validation(const Ctx& ctx);
   void post_promotion(const Ctx& ctx);
   void post_deployment(const Ctx& ctx, const std::string& env);

@@ -1,18 +1,11 @@
 #include "policy/decision.hpp"
 
 #include "policy/glob.hpp"
+#include "util/fields.hpp"
 
 namespace dg::policy {
 
 namespace {
-
-std::string str(const json& obj, const char* key) {
-  if (!obj.is_object()) {
-    return {};
-  }
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 std::string join(const std::vector<std::string>& items, const char* sep = "; ") {
   std::string out;
@@ -90,9 +83,9 @@ evaluate_timeless_evidence(const Policy& policy, const EnvironmentPolicy& env, c
     auto it = facts.gates.find(gate);
     if (it == facts.gates.end()) {
       add(reasons, reason::gate_missing, "no result recorded for required gate " + gate, gate);
-    } else if (str(it->second, "result") != "pass") {
+    } else if (string_or_empty(it->second, "result") != "pass") {
       add(reasons, reason::gate_failed,
-          "gate " + gate + " reported '" + str(it->second, "result") + "' (entry " +
+          "gate " + gate + " reported '" + string_or_empty(it->second, "result") + "' (entry " +
               std::to_string(it->second.value("seq", 0)) + ")",
           gate);
     }
@@ -128,7 +121,7 @@ evaluate_timeless_evidence(const Policy& policy, const EnvironmentPolicy& env, c
     bool found = false;
     if (facts.platforms.is_array()) {
       for (const auto& p : facts.platforms) {
-        found = found || str(p, "platform") == platform;
+        found = found || string_or_empty(p, "platform") == platform;
       }
     }
     if (!found) {
@@ -143,8 +136,8 @@ evaluate_timeless_evidence(const Policy& policy, const EnvironmentPolicy& env, c
   if (!checks.revision_label.ok) {
     add(reasons, reason::revision_mismatch, join(checks.revision_label.problems), "source.commit");
   }
-  std::string recorded_commit = str(facts.source, "commit");
-  std::string recorded_builder = str(facts.build, "builder_id");
+  std::string recorded_commit = string_or_empty(facts.source, "commit");
+  std::string recorded_builder = string_or_empty(facts.build, "builder_id");
   if (env.require_signature) {
     std::vector<SignatureFinding> findings;
     auto keys = policy.keys(env.require_signature->keys);
@@ -166,7 +159,7 @@ evaluate_timeless_evidence(const Policy& policy, const EnvironmentPolicy& env, c
       reasons.push_back(std::move(r));
     }
   }
-  std::string source_ref = str(facts.source, "ref");
+  std::string source_ref = string_or_empty(facts.source, "ref");
   if (!env.source_refs.empty()) {
     bool allowed = false;
     for (const auto& pattern : env.source_refs) {
@@ -193,7 +186,7 @@ evaluate_timeless_evidence(const Policy& policy, const EnvironmentPolicy& env, c
     }
   }
   if (env.require_pinned_base_image) {
-    std::string base = str(facts.build, "base_image");
+    std::string base = string_or_empty(facts.build, "base_image");
     auto ref = parse_reference(base);
     if (base.empty()) {
       add(reasons, reason::base_image_not_pinned, "no build.base_image recorded",

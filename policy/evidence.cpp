@@ -2,6 +2,7 @@
 
 #include "policy/reference.hpp"
 #include "util/crypto.hpp"
+#include "util/fields.hpp"
 #include "util/time.hpp"
 
 #include <algorithm>
@@ -87,20 +88,12 @@ Result<void> check_platforms(const json& list, const std::string& place) {
   return {};
 }
 
-std::string str(const json& obj, const char* key) {
-  if (!obj.is_object()) {
-    return {};
-  }
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // Platforms as a sorted list of "platform=digest" for comparison.
 std::vector<std::string> platform_set(const json& list) {
   std::vector<std::string> out;
   if (list.is_array()) {
     for (const auto& p : list) {
-      out.push_back(str(p, "platform") + "=" + str(p, "digest"));
+      out.push_back(string_or_empty(p, "platform") + "=" + string_or_empty(p, "digest"));
     }
   }
   std::sort(out.begin(), out.end());
@@ -383,12 +376,13 @@ Result<void> merge_record(Facts& facts, const Record& record, std::int64_t seq) 
       auto it = facts.mirrors.find(name);
       if (it != facts.mirrors.end()) {
         const json& old = it->second;
-        if (str(old, "digest") != str(m, "digest") ||
+        if (string_or_empty(old, "digest") != string_or_empty(m, "digest") ||
             platform_set(old.value("platforms", json())) !=
                 platform_set(m.value("platforms", json()))) {
           return make_error(Errc::conflict, "mirrors: " + name + " was recorded with " +
-                                                str(old, "digest") + ", this record says " +
-                                                str(m, "digest"));
+                                                string_or_empty(old, "digest") +
+                                                ", this record says " +
+                                                string_or_empty(m, "digest"));
         }
       } else {
         json copy = m;
@@ -442,7 +436,7 @@ Checks compute_checks(const Facts& facts) {
     }
   }
   auto time_of = [](const json& obj, const char* key) -> std::optional<TimeNs> {
-    std::string s = str(obj, key);
+    std::string s = string_or_empty(obj, key);
     if (auto t = parse_rfc3339(s)) {
       return *t;
     }
@@ -451,7 +445,7 @@ Checks compute_checks(const Facts& facts) {
 
   for (const auto& [name, gate] : facts.gates) {
     // digest-bound
-    std::string target = str(gate, "target");
+    std::string target = string_or_empty(gate, "target");
     if (target.empty()) {
       checks.digest_bound.fail("gate " + name + " names no target");
     } else {
@@ -471,32 +465,34 @@ Checks compute_checks(const Facts& facts) {
     if (pushed) {
       auto started = time_of(gate, "started_at");
       if (started && *started < *pushed) {
-        checks.artifact_freshness.fail("gate " + name + " started at " + str(gate, "started_at") +
-                                       ", before the image was pushed at " +
-                                       facts.pushed_at.get<std::string>());
+        checks.artifact_freshness.fail(
+            "gate " + name + " started at " + string_or_empty(gate, "started_at") +
+            ", before the image was pushed at " + facts.pushed_at.get<std::string>());
       }
       if (gate.contains("artifacts") && gate["artifacts"].is_array()) {
         for (const auto& a : gate["artifacts"]) {
           auto created = time_of(a, "created_at");
           if (created && *created < *pushed) {
-            checks.artifact_freshness.fail("artifact " + str(a, "name") + " of gate " + name +
-                                           " was created at " + str(a, "created_at") +
-                                           ", before the image was pushed");
+            checks.artifact_freshness.fail(
+                "artifact " + string_or_empty(a, "name") + " of gate " + name + " was created at " +
+                string_or_empty(a, "created_at") + ", before the image was pushed");
           }
         }
       }
     }
     // evidence-complete, per gate
     const json tool = gate.value("tool", json());
-    if (str(tool, "name").empty() || str(tool, "version").empty()) {
+    if (string_or_empty(tool, "name").empty() || string_or_empty(tool, "version").empty()) {
       checks.evidence_complete.fail("gate " + name + " does not name its tool and version");
     }
-    if (str(gate, "started_at").empty() || str(gate, "finished_at").empty()) {
+    if (string_or_empty(gate, "started_at").empty() ||
+        string_or_empty(gate, "finished_at").empty()) {
       checks.evidence_complete.fail("gate " + name + " lacks started_at or finished_at");
     }
     if (gate.contains("artifacts") && gate["artifacts"].is_array()) {
       for (const auto& a : gate["artifacts"]) {
-        if (str(a, "name").empty() || str(a, "created_at").empty() || str(a, "sha256").empty()) {
+        if (string_or_empty(a, "name").empty() || string_or_empty(a, "created_at").empty() ||
+            string_or_empty(a, "sha256").empty()) {
           checks.evidence_complete.fail("an artifact of gate " + name +
                                         " lacks its name, sha256 or created_at");
         }
@@ -507,7 +503,7 @@ Checks compute_checks(const Facts& facts) {
   // registry-parity
   auto subject_platforms = platform_set(facts.platforms);
   for (const auto& [name, m] : facts.mirrors) {
-    std::string digest = str(m, "digest");
+    std::string digest = string_or_empty(m, "digest");
     if (digest != facts.digest) {
       checks.registry_parity.fail("mirror " + name + " serves " +
                                   (digest.empty() ? std::string("no digest") : digest) + ", not " +
@@ -537,7 +533,7 @@ Checks compute_checks(const Facts& facts) {
   }
   if (facts.platforms.is_array()) {
     for (const auto& p : facts.platforms) {
-      if (str(p, "platform").empty() || str(p, "digest").empty()) {
+      if (string_or_empty(p, "platform").empty() || string_or_empty(p, "digest").empty()) {
         checks.evidence_complete.fail("a platform entry lacks its platform or digest");
       }
     }
@@ -545,7 +541,7 @@ Checks compute_checks(const Facts& facts) {
 
   // revision-label
   auto label = facts.labels.find("org.opencontainers.image.revision");
-  std::string commit = str(facts.source, "commit");
+  std::string commit = string_or_empty(facts.source, "commit");
   if (label != facts.labels.end() && label->is_string() && !commit.empty() &&
       label->get<std::string>() != commit) {
     checks.revision_label.fail("label org.opencontainers.image.revision is " +

@@ -2,6 +2,7 @@
 
 #include "policy/glob.hpp"
 #include "util/crypto.hpp"
+#include "util/fields.hpp"
 #include "util/time.hpp"
 
 #include <map>
@@ -36,160 +37,188 @@ Error at(const std::string& place, const std::string& message) {
   return make_error(Errc::invalid_argument, place + ": " + message);
 }
 
-Result<void>
-only_fields(const json& obj, const std::string& place, std::initializer_list<const char*> allowed) {
-  for (const auto& [key, value] : obj.items()) {
-    bool ok = false;
-    for (const char* a : allowed) {
-      ok = ok || key == a;
+// A list of non-empty strings, or nullopt when absent.
+Result<std::optional<std::vector<std::string>>> names(FieldReader& r, std::string_view key) {
+  auto list = r.optional_strings(key);
+  if (list && list->has_value()) {
+    for (std::size_t i = 0; i < (*list)->size(); ++i) {
+      if ((**list)[i].empty()) {
+        return r.error(std::string(key) + "[" + std::to_string(i) + "]",
+                       "must be a non-empty string");
+      }
     }
+  }
+  return list;
+}
+
+// The list `key` into `target` when present.
+Result<void> read_names(FieldReader& r, std::string_view key, std::vector<std::string>& target) {
+  auto list = names(r, key);
+  if (!list) {
+    return list.error();
+  }
+  if (list->has_value()) {
+    target = std::move(**list);
+  }
+  return {};
+}
+
+Result<void> read_globs(FieldReader& r, std::string_view key, std::vector<std::string>& target) {
+  DG_TRY(read_names(r, key, target));
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    auto ok = validate_glob(target[i]);
     if (!ok) {
-      return at(place.empty() ? key : place + "." + key, "unknown field");
+      return r.error(std::string(key) + "[" + std::to_string(i) + "]", ok.error().message);
     }
   }
   return {};
 }
 
-Result<std::vector<std::string>> string_list(const json& v, const std::string& place) {
-  if (!v.is_array()) {
-    return at(place, "must be a list of strings");
+Result<void> read_flag(FieldReader& r, std::string_view key, bool& target) {
+  auto v = r.optional_boolean(key);
+  if (!v) {
+    return v.error();
   }
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (!v[i].is_string() || v[i].get<std::string>().empty()) {
-      return at(place + "[" + std::to_string(i) + "]", "must be a non-empty string");
-    }
-    out.push_back(v[i].get<std::string>());
-  }
-  return out;
+  target = v->value_or(target);
+  return {};
 }
 
-Result<std::vector<std::string>> glob_list(const json& v, const std::string& place) {
-  auto list = string_list(v, place);
-  if (!list) {
-    return list.error();
+// The required list of key names `keys` of `r`, unchecked.
+Result<std::vector<std::string>> key_names(FieldReader& r) {
+  if (!r.has("keys")) {
+    return r.missing("keys");
   }
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    auto ok = validate_glob((*list)[i]);
-    if (!ok) {
-      return at(place + "[" + std::to_string(i) + "]", ok.error().message);
-    }
-  }
+  std::vector<std::string> list;
+  DG_TRY(read_names(r, "keys", list));
   return list;
 }
 
-Result<bool> boolean(const json& v, const std::string& place) {
-  if (!v.is_boolean()) {
-    return at(place, "must be true or false");
-  }
-  return v.get<bool>();
-}
-
-Result<std::vector<std::string>>
-key_names(const json& v, const std::string& place, const std::set<std::string>& known) {
-  auto list = string_list(v, place);
-  if (!list) {
-    return list.error();
-  }
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    if (!known.count((*list)[i])) {
-      return at(place + "[" + std::to_string(i) + "]",
-                "unknown key '" + (*list)[i] + "' (not in trusted_keys)");
+// Each key name of `list` (the field `place` of `r`) in `known`, and at least one. Checked once the
+// requirement's object has been read, so that an unknown field is named before a bad value.
+Result<void> check_key_names(const FieldReader& r,
+                             const std::string& place,
+                             const std::vector<std::string>& list,
+                             const std::set<std::string>& known) {
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (!known.count(list[i])) {
+      return r.error(place + "[" + std::to_string(i) + "]",
+                     "unknown key '" + list[i] + "' (not in trusted_keys)");
     }
   }
-  return list;
+  if (list.empty()) {
+    return r.error(place, "must name at least one trusted key");
+  }
+  return {};
 }
 
-Result<EnvironmentPolicy>
-parse_environment(const std::string& name, const json& v, const std::set<std::string>& keys) {
-  std::string place = "environments." + name;
-  if (!v.is_object()) {
-    return at(place, "must be an object");
+Result<void>
+read_requirements(FieldReader& r, EnvironmentPolicy& env, const std::set<std::string>& keys) {
+  DG_TRY(r.optional_object("require_signature", [&](FieldReader& s) -> Result<void> {
+    SignatureRequirement req;
+    DG_ASSIGN(req.keys, key_names(s));
+    env.require_signature = std::move(req);
+    return {};
+  }));
+  if (env.require_signature) {
+    DG_TRY(check_key_names(r, "require_signature.keys", env.require_signature->keys, keys));
   }
-  DG_TRY(only_fields(v, place,
-                     {"after", "repositories", "require_gates", "max_findings",
-                      "require_registry_parity", "require_complete_evidence", "require_platforms",
-                      "require_signature", "require_provenance", "source_refs",
-                      "stable_semver_only", "require_pinned_base_image", "max_evidence_age"}));
-  EnvironmentPolicy env;
-  env.name = name;
-  for (const auto& [key, value] : v.items()) {
-    std::string here = place + "." + key;
-    if (key == "after") {
-      DG_ASSIGN(env.after, string_list(value, here));
-    } else if (key == "repositories") {
-      DG_ASSIGN(env.repositories, glob_list(value, here));
-    } else if (key == "require_gates") {
-      DG_ASSIGN(env.require_gates, string_list(value, here));
-    } else if (key == "max_findings") {
-      if (!value.is_object()) {
-        return at(here, "must be an object of severity: maximum");
+  DG_TRY(r.optional_object("require_provenance", [&](FieldReader& p) -> Result<void> {
+    ProvenanceRequirement req;
+    DG_ASSIGN(req.keys, key_names(p));
+    DG_TRY(read_globs(p, "builder_ids", req.builder_ids));
+    DG_TRY(read_globs(p, "source_repositories", req.source_repositories));
+    env.require_provenance = std::move(req);
+    return {};
+  }));
+  if (env.require_provenance) {
+    DG_TRY(check_key_names(r, "require_provenance.keys", env.require_provenance->keys, keys));
+  }
+  return {};
+}
+
+Result<void>
+read_environment(FieldReader& r, EnvironmentPolicy& env, const std::set<std::string>& keys) {
+  DG_TRY(read_names(r, "after", env.after));
+  DG_TRY(read_globs(r, "repositories", env.repositories));
+  DG_TRY(read_names(r, "require_gates", env.require_gates));
+  DG_TRY(r.optional_object("max_findings", [&](FieldReader& m) -> Result<void> {
+    for (const auto& severity : m.keys()) {
+      auto max = m.integer(severity);
+      if (!max || *max < 0) {
+        return m.error(severity, "must be a non-negative integer");
       }
-      for (const auto& [severity, max] : value.items()) {
-        if (!max.is_number_integer() || max.get<std::int64_t>() < 0) {
-          return at(here + "." + severity, "must be a non-negative integer");
+      env.max_findings[severity] = *max;
+    }
+    return {};
+  }));
+  DG_TRY(read_flag(r, "require_registry_parity", env.require_registry_parity));
+  DG_TRY(read_flag(r, "require_complete_evidence", env.require_complete_evidence));
+  DG_TRY(read_names(r, "require_platforms", env.require_platforms));
+  DG_TRY(read_requirements(r, env, keys));
+  DG_TRY(read_globs(r, "source_refs", env.source_refs));
+  DG_TRY(read_flag(r, "stable_semver_only", env.stable_semver_only));
+  DG_TRY(read_flag(r, "require_pinned_base_image", env.require_pinned_base_image));
+  auto age = r.optional_string("max_evidence_age");
+  if (!age) {
+    return r.error("max_evidence_age", "must be a duration such as \"168h\"");
+  }
+  if (age->has_value()) {
+    auto d = parse_duration_ns(**age);
+    if (!d) {
+      return r.error("max_evidence_age", d.error().message);
+    }
+    env.max_evidence_age_ns = *d;
+  }
+  return {};
+}
+
+Result<void> read_trusted_keys(FieldReader& r, Policy& policy, std::set<std::string>& key_set) {
+  return r.object("trusted_keys", [&](FieldReader& keys) -> Result<void> {
+    for (const auto& name : keys.keys()) {
+      DG_TRY(keys.object(name, [&](FieldReader& k) -> Result<void> {
+        auto pem = k.optional_string("public_key_pem");
+        if (!pem) {
+          return pem.error();
         }
-        env.max_findings[severity] = max.get<std::int64_t>();
-      }
-    } else if (key == "require_registry_parity") {
-      DG_ASSIGN(env.require_registry_parity, boolean(value, here));
-    } else if (key == "require_complete_evidence") {
-      DG_ASSIGN(env.require_complete_evidence, boolean(value, here));
-    } else if (key == "require_platforms") {
-      DG_ASSIGN(env.require_platforms, string_list(value, here));
-    } else if (key == "require_signature") {
-      if (!value.is_object()) {
-        return at(here, "must be an object");
-      }
-      DG_TRY(only_fields(value, here, {"keys"}));
-      if (!value.contains("keys")) {
-        return at(here + ".keys", "is required");
-      }
-      SignatureRequirement req;
-      DG_ASSIGN(req.keys, key_names(value["keys"], here + ".keys", keys));
-      if (req.keys.empty()) {
-        return at(here + ".keys", "must name at least one trusted key");
-      }
-      env.require_signature = std::move(req);
-    } else if (key == "require_provenance") {
-      if (!value.is_object()) {
-        return at(here, "must be an object");
-      }
-      DG_TRY(only_fields(value, here, {"keys", "builder_ids", "source_repositories"}));
-      if (!value.contains("keys")) {
-        return at(here + ".keys", "is required");
-      }
-      ProvenanceRequirement req;
-      DG_ASSIGN(req.keys, key_names(value["keys"], here + ".keys", keys));
-      if (req.keys.empty()) {
-        return at(here + ".keys", "must name at least one trusted key");
-      }
-      if (value.contains("builder_ids")) {
-        DG_ASSIGN(req.builder_ids, glob_list(value["builder_ids"], here + ".builder_ids"));
-      }
-      if (value.contains("source_repositories")) {
-        DG_ASSIGN(req.source_repositories,
-                  glob_list(value["source_repositories"], here + ".source_repositories"));
-      }
-      env.require_provenance = std::move(req);
-    } else if (key == "source_refs") {
-      DG_ASSIGN(env.source_refs, glob_list(value, here));
-    } else if (key == "stable_semver_only") {
-      DG_ASSIGN(env.stable_semver_only, boolean(value, here));
-    } else if (key == "require_pinned_base_image") {
-      DG_ASSIGN(env.require_pinned_base_image, boolean(value, here));
-    } else if (key == "max_evidence_age") {
-      if (!value.is_string()) {
-        return at(here, "must be a duration such as \"168h\"");
-      }
-      auto d = parse_duration_ns(value.get<std::string>());
-      if (!d) {
-        return at(here, d.error().message);
-      }
-      env.max_evidence_age_ns = *d;
+        if (!pem->has_value()) {
+          return k.missing("public_key_pem", "a PEM public key");
+        }
+        auto key = PublicKey::from_pem(**pem);
+        if (!key) {
+          return k.error("public_key_pem", key.error().message);
+        }
+        policy.trusted_keys.push_back(
+            TrustedKey{name, std::make_shared<const PublicKey>(std::move(*key))});
+        key_set.insert(name);
+        return {};
+      }));
     }
+    return {};
+  });
+}
+
+Result<void> read_environments(FieldReader& r, Policy& policy, const std::set<std::string>& keys) {
+  if (!r.has("environments")) {
+    return r.missing("environments", "an object with at least one environment");
   }
-  return env;
+  const nlohmann::json* envs = r.raw("environments");
+  if (!envs || !envs->is_object() || envs->empty()) {
+    return r.error("environments", "must be an object with at least one environment");
+  }
+  return FieldReader::read(*envs, "environments", [&](FieldReader& all) -> Result<void> {
+    for (const auto& name : all.keys()) {
+      if (name.empty() || name.size() > 64 ||
+          name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") != std::string::npos) {
+        return all.error(name,
+                         "an environment name is 1-64 characters of a-z, 0-9, '-', '_' and '.'");
+      }
+      EnvironmentPolicy env;
+      env.name = name;
+      DG_TRY(all.object(name, [&](FieldReader& e) { return read_environment(e, env, keys); }));
+      policy.environments.emplace(name, std::move(env));
+    }
+    return {};
+  });
 }
 
 } // namespace
@@ -202,49 +231,15 @@ Result<Policy> parse_policy(std::string_view text) {
   if (!doc.is_object()) {
     return make_error(Errc::invalid_argument, "policy: must be a JSON object");
   }
-  DG_TRY(only_fields(doc, "", {"trusted_keys", "environments"}));
   Policy policy;
   policy.sha256 = to_hex(sha256(text));
-  std::set<std::string> key_set;
-  if (doc.contains("trusted_keys")) {
-    const json& keys = doc["trusted_keys"];
-    if (!keys.is_object()) {
-      return at("trusted_keys", "must be an object of name: {\"public_key_pem\": ...}");
+  DG_TRY(FieldReader::read(doc, "", [&](FieldReader& r) -> Result<void> {
+    std::set<std::string> key_set;
+    if (r.has("trusted_keys")) {
+      DG_TRY(read_trusted_keys(r, policy, key_set));
     }
-    for (const auto& [name, value] : keys.items()) {
-      std::string place = "trusted_keys." + name;
-      if (!value.is_object()) {
-        return at(place, "must be an object");
-      }
-      DG_TRY(only_fields(value, place, {"public_key_pem"}));
-      if (!value.contains("public_key_pem") || !value["public_key_pem"].is_string()) {
-        return at(place + ".public_key_pem", "is required (a PEM public key)");
-      }
-      auto key = PublicKey::from_pem(value["public_key_pem"].get<std::string>());
-      if (!key) {
-        return at(place + ".public_key_pem", key.error().message);
-      }
-      policy.trusted_keys.push_back(
-          TrustedKey{name, std::make_shared<const PublicKey>(std::move(*key))});
-      key_set.insert(name);
-    }
-  }
-  if (!doc.contains("environments") || !doc["environments"].is_object() ||
-      doc["environments"].empty()) {
-    return at("environments", "must be an object with at least one environment");
-  }
-  for (const auto& [name, value] : doc["environments"].items()) {
-    if (name.empty() || name.size() > 64 ||
-        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") != std::string::npos) {
-      return at("environments." + name,
-                "an environment name is 1-64 characters of a-z, 0-9, '-', '_' and '.'");
-    }
-    auto env = parse_environment(name, value, key_set);
-    if (!env) {
-      return env.error();
-    }
-    policy.environments.emplace(name, std::move(*env));
-  }
+    return read_environments(r, policy, key_set);
+  }));
   for (const auto& [name, env] : policy.environments) {
     for (std::size_t i = 0; i < env.after.size(); ++i) {
       if (!policy.environments.count(env.after[i]) || env.after[i] == name) {

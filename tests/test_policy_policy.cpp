@@ -49,6 +49,14 @@ TEST_CASE("A bad policy is refused with a message that names its place") {
       {R"({"trusted_keys": {"k": {"public_key_pem": "garbage"}}, "environments": {"a": {}}})",
        "trusted_keys.k.public_key_pem"},
       {R"({"environments": {"Prod!": {}}})", "environments.Prod!"},
+      {R"({"trusted_keys": {"k": {"public_key": "x"}}, "environments": {"a": {}}})",
+       "trusted_keys.k.public_key: unknown field"},
+      {R"({"environments": {"a": {"require_provenance": {"keys": [], "builder_idz": []}}}})",
+       "environments.a.require_provenance.builder_idz: unknown field"},
+      {R"({"environments": {"a": {"require_signature": {}}}})",
+       "environments.a.require_signature.keys: is required"},
+      {R"({"environments": {"a": {"require_gates": ["scan", ""]}}})",
+       "environments.a.require_gates[1]: must be a non-empty string"},
   };
   for (const auto& row : rows) {
     CAPTURE(row.text);

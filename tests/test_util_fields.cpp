@@ -181,6 +181,20 @@ TEST_CASE("FieldReader refuses an unknown field at every level, named by its ful
   }
 }
 
+TEST_CASE("FieldReader names a misspelling of a missing required field as unknown") {
+  CHECK(message_of({{"enviroment", "e"}, {"reference", "r"}}, read_request) ==
+        "enviroment: unknown field (environment is required)");
+  CHECK(message_of({{"subject", {{"digets", "d"}}}}, read_record) ==
+        "subject.digets: unknown field (subject.digest is required)");
+  // Not a likely misspelling: the missing field is named, the stranger comes second.
+  CHECK(message_of({{"colour", "e"}, {"reference", "r"}}, read_request) ==
+        "environment: is required");
+  auto r = FieldReader::read({{"x", 1}}, "tls", [](FieldReader& f) -> Result<void> {
+    return f.missing("certificate", "a PEM file");
+  });
+  CHECK(r.error().message == "tls.certificate: is required (a PEM file)");
+}
+
 TEST_CASE("FieldReader leaves a field taken raw open") {
   json doc = {
       {"subject", {{"digest", "d"}, {"labels", {{"any.label", "x"}, {"nested", {{"k", 1}}}}}}},

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -143,38 +144,72 @@ Result<std::optional<TimeNs>> FieldReader::optional_time(std::string_view key) {
 
 namespace {
 
-// The value of a required field read through its optional form.
-template <class T>
-Result<T> required(const FieldReader& reader, std::string_view key, Result<std::optional<T>> r) {
-  if (!r) {
-    return r.error();
+// The edit distance of `a` and `b`, or more than `limit` when it exceeds `limit`.
+std::size_t distance(std::string_view a, std::string_view b, std::size_t limit) {
+  if ((a.size() > b.size() ? a.size() - b.size() : b.size() - a.size()) > limit) {
+    return limit + 1;
   }
-  if (!r->has_value()) {
-    return reader.error(key, "is required");
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
   }
-  return std::move(**r);
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
 }
 
 } // namespace
 
+Error FieldReader::missing(std::string_view key, std::string_view what) const {
+  // A field that is missing is most often misspelt: name the misspelling first, as the unknown
+  // field it is, since the reader stops at the first error and would never reach it.
+  for (const auto& [name, value] : m_object->items()) {
+    const bool prefix =
+        name.size() >= 4 && key.size() >= 4 && (name.starts_with(key) || key.starts_with(name));
+    if (!m_read.count(name) && name.size() >= 4 && (prefix || distance(name, key, 2) <= 2)) {
+      return error(name, "unknown field (" + path_of(key) + " is required)");
+    }
+  }
+  return error(key, what.empty() ? std::string("is required")
+                                 : "is required (" + std::string(what) + ")");
+}
+
+template <class T>
+Result<T> FieldReader::required(std::string_view key, Result<std::optional<T>> r) const {
+  if (!r) {
+    return r.error();
+  }
+  if (!r->has_value()) {
+    return missing(key);
+  }
+  return std::move(**r);
+}
+
 Result<std::string> FieldReader::string(std::string_view key) {
-  return required(*this, key, optional_string(key));
+  return required(key, optional_string(key));
 }
 
 Result<std::int64_t> FieldReader::integer(std::string_view key) {
-  return required(*this, key, optional_integer(key));
+  return required(key, optional_integer(key));
 }
 
 Result<bool> FieldReader::boolean(std::string_view key) {
-  return required(*this, key, optional_boolean(key));
+  return required(key, optional_boolean(key));
 }
 
 Result<std::vector<std::string>> FieldReader::strings(std::string_view key) {
-  return required(*this, key, optional_strings(key));
+  return required(key, optional_strings(key));
 }
 
 Result<TimeNs> FieldReader::time(std::string_view key) {
-  return required(*this, key, optional_time(key));
+  return required(key, optional_time(key));
 }
 
 Result<bool> FieldReader::optional_object(std::string_view key, const Body& fn) {
@@ -192,7 +227,7 @@ Result<void> FieldReader::object(std::string_view key, const Body& fn) {
     return present.error();
   }
   if (!*present) {
-    return error(key, "is required");
+    return missing(key);
   }
   return {};
 }
@@ -222,9 +257,17 @@ Result<void> FieldReader::objects(std::string_view key, const Body& fn) {
     return present.error();
   }
   if (!*present) {
-    return error(key, "is required");
+    return missing(key);
   }
   return {};
+}
+
+std::string string_or_empty(const json& object, std::string_view key) {
+  if (!object.is_object()) {
+    return {};
+  }
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 } // namespace dg

@@ -7,7 +7,10 @@
 //   document is strict at every level its reader describes. `raw` takes a field as it is, without
 //   looking inside: that is how a map open by nature (labels, severities) stays open.
 // - `string`, `integer`, ... require their field; `optional_*` give std::nullopt (or false) when it
-//   is absent. A present field of the wrong type is an error either way.
+//   is absent. A present field of the wrong type is an error either way. When a required field is
+//   missing and an unread field of the object is a likely misspelling of it (edit distance at most
+//   2, or one a prefix of the other), the error names the misspelling: "environmentz: unknown field
+//   (environments is required)".
 // - Every error is Errc::invalid_argument with the message "<path>: <what is wrong>", the path
 //   being the field's full path from the document's root: `dryrun`, `gates[0].finding`,
 //   `environments.production.require_gates`, `limits.max_body_bytes`, `after[2]`. A prefix such as
@@ -52,6 +55,11 @@ public:
   // ("after[2]"), and an empty `key` names this object itself.
   Error error(std::string_view key, std::string_view message) const;
 
+  // The error for the required field `key`, absent: "<path>: is required (<what>)", or, when an
+  // unread field is a likely misspelling of `key`, "<its path>: unknown field (<path> is
+  // required)".
+  Error missing(std::string_view key, std::string_view what = {}) const;
+
   // True when the field is present (and, under Nulls::absent, not null). Does not mark it read.
   bool has(std::string_view key) const;
   // The names of every field of this object, read or not (for maps keyed by name).
@@ -89,6 +97,8 @@ private:
   // The field, marked read; nullptr when absent or (under Nulls::absent) null.
   const nlohmann::json* take(std::string_view key);
   Result<void> refuse_unread() const;
+  template <class T>
+  Result<T> required(std::string_view key, Result<std::optional<T>> r) const;
   Result<void> each_object(std::string_view key, const nlohmann::json& list, const Body& fn);
 
   const nlohmann::json* m_object;
@@ -96,5 +106,10 @@ private:
   Nulls m_nulls;
   std::set<std::string, std::less<>> m_read;
 };
+
+// The string field `key` of `object`, or "" when `object` is not an object or the field is absent
+// or not a string. For documents already read strictly (ledgered records, merged facts), never
+// for input.
+std::string string_or_empty(const nlohmann::json& object, std::string_view key);
 
 } // namespace dg

@@ -16,6 +16,8 @@
 #include "policy/decision.hpp"
 #include "policy/evidence.hpp"
 #include "policy/policy.hpp"
+#include "policy/reference.hpp"
+#include "registry/client.hpp"
 #include "util/crypto.hpp"
 #include "util/files.hpp"
 #include "util/time.hpp"
@@ -99,10 +101,80 @@ Result<intake::ImageManifest> manifest_from(const std::string& bytes, const std:
   return manifest;
 }
 
-// The options of `evidence init`; Errc::invalid_argument for usage, Errc::conflict for content.
+// A registry client for the hosts of --image and --mirror: endpoints from --registry
+// HOST=ENDPOINT (default https://HOST), CAs from --registry-ca FILE, credentials from
+// DIGESTGATE_REGISTRY_USERNAME / DIGESTGATE_REGISTRY_PASSWORD (never flags: they would show in
+// the process list).
+Result<registry::ClientOptions> registry_options(const Args& args) {
+  registry::ClientOptions options;
+  auto getenv = intake::process_environment();
+  std::vector<std::string> names = {args.value("--image")};
+  for (const auto& spec : args.values("--mirror")) {
+    names.push_back(spec.substr(0, spec.find('=')));
+  }
+  for (const auto& name : names) {
+    if (auto ref = policy::parse_reference(name)) {
+      registry::RegistrySettings& settings = options.registries[ref->domain];
+      settings.ca_file = args.value("--registry-ca");
+      settings.username = getenv("DIGESTGATE_REGISTRY_USERNAME").value_or("");
+      settings.password = getenv("DIGESTGATE_REGISTRY_PASSWORD").value_or("");
+    }
+  }
+  for (const auto& spec : args.values("--registry")) {
+    auto kv = key_value(spec, "--registry");
+    if (!kv) {
+      return kv.error();
+    }
+    if (!options.registries.count(kv->first)) {
+      return make_error(Errc::invalid_argument,
+                        "--registry " + kv->first + ": no --image or --mirror is on that host");
+    }
+    options.registries[kv->first].endpoint = kv->second;
+  }
+  return options;
+}
+
+// The raw manifest of `digest` in `repository` ("host/path"), from its registry. Errc::unavailable
+// when the registry cannot be asked, Errc::conflict when it does not hold the digest.
+Result<intake::ImageManifest>
+fetch_manifest(registry::Client& client, const std::string& repository, const std::string& digest) {
+  auto ref = policy::parse_reference(repository + "@" + digest);
+  if (!ref) {
+    return make_error(Errc::invalid_argument, repository + ": " + ref.error().message);
+  }
+  std::string name = ref->domain + "/" + ref->path;
+  auto got = client.get_manifest(name, digest);
+  if (!got) {
+    const std::string& message = got.error().message;
+    bool absent = got.error().code == Errc::not_found;
+    return make_error(absent ? Errc::conflict : Errc::unavailable,
+                      (absent ? name + " does not hold " + digest + ": "
+                              : "cannot ask the registry of " + name + ": ") +
+                          message);
+  }
+  return manifest_from(got->body, name + "@" + digest);
+}
+
+// The options of `evidence init`; Errc::invalid_argument for usage, Errc::conflict for content,
+// Errc::unavailable when a registry cannot be asked.
 Result<intake::InitOptions> init_options(const Args& args) {
   intake::InitOptions o;
   o.image = args.value("--image");
+  auto image = policy::parse_reference(o.image);
+  std::optional<registry::Client> client;
+  if (!args.has("--manifest") && !args.has("--no-registry") && image &&
+      policy::is_sha256_digest(image->digest)) {
+    auto options = registry_options(args);
+    if (!options) {
+      return options.error();
+    }
+    client.emplace(std::move(*options));
+    auto m = fetch_manifest(*client, image->name(), image->digest);
+    if (!m) {
+      return m.error();
+    }
+    o.manifest = std::move(*m);
+  }
   if (args.has("--manifest")) {
     auto bytes = read_named(args, "--manifest");
     if (!bytes) {
@@ -135,6 +207,12 @@ Result<intake::InitOptions> init_options(const Args& args) {
                                                       ": " + bytes.error().message);
       }
       auto m = manifest_from(*bytes, "--mirror " + mirror.name);
+      if (!m) {
+        return m.error();
+      }
+      mirror.manifest = std::move(*m);
+    } else if (client && image) {
+      auto m = fetch_manifest(*client, mirror.name, image->digest);
       if (!m) {
         return m.error();
       }
@@ -180,8 +258,12 @@ void print_started(std::ostream& out, const std::string& path, const json& recor
 int cmd_evidence_init(Context& c, const Args& args) {
   auto options = init_options(args);
   if (!options) {
-    return options.error().code == Errc::conflict ? refuse(c, options.error().message)
-                                                  : usage_error(c, options.error().message);
+    const Error& e = options.error();
+    if (e.code == Errc::unavailable) {
+      c.err << "digestgate: " << e.message << '\n';
+      return k_exit_unavailable;
+    }
+    return e.code == Errc::conflict ? refuse(c, e.message) : usage_error(c, e.message);
   }
   auto ci = intake::read_ci_environment(intake::process_environment());
   auto record = intake::init_record(*options, ci);
@@ -194,7 +276,8 @@ int cmd_evidence_init(Context& c, const Args& args) {
     return usage_error(c, "cannot write " + path + ": " + saved.error().message);
   }
   if (!options->manifest) {
-    c.err << "note: without --manifest the record has no media type and no platforms\n";
+    c.err << "note: with --no-registry and no --manifest the record has no media type and no "
+             "platforms\n";
   }
   if (c.json) {
     c.out << record->dump(2) << '\n';
@@ -486,11 +569,15 @@ std::vector<VerbSpec> evidence_verbs() {
        .summary = "Start an evidence record for an image digest",
        .description =
            "Writes a new working file with the subject (name, digest, media type and platforms\n"
-           "from --manifest, the raw index of `docker buildx imagetools inspect --raw` or `crane\n"
-           "manifest`; BuildKit's attestation manifests are left out), tags, labels, mirrors,\n"
-           "pushed_at (default: now), and the source and build facts of the CI's variables\n"
-           "(GitHub and Forgejo Actions, GitLab CI), each overridable by a flag. Exits 1 when the\n"
-           "manifest is not the image's.\n",
+           "from the registry, or from --manifest, the raw index of `docker buildx imagetools\n"
+           "inspect --raw` or `crane manifest`; BuildKit's attestation manifests are left out),\n"
+           "tags, labels, mirrors (looked up in their registries when the subject is; else the\n"
+           "subject's manifest or =FILE's), pushed_at (default: now), and the source and build\n"
+           "facts of the CI's variables (GitHub and Forgejo Actions, GitLab CI), each\n"
+           "overridable by a flag. Registry credentials come from DIGESTGATE_REGISTRY_USERNAME\n"
+           "and DIGESTGATE_REGISTRY_PASSWORD.\n"
+           "Exits 1 when the manifest is not the image's or a registry lacks the digest, 3 when\n"
+           "a registry cannot be asked.\n",
        .flags = {{"--image", "NAME@DIGEST", "the pushed image (a tag may stand before @)", true},
                  {"--manifest", "FILE", "the image's raw index or manifest"},
                  {"--tag", "TAG", "a tag of the image (that of a refs/tags ref is added)", false,
@@ -501,6 +588,12 @@ std::vector<VerbSpec> evidence_verbs() {
                   "raw manifest when it may differ",
                   false, true},
                  {"--pushed-at", "TIME", "when the image was pushed (RFC 3339)"},
+                 {"--registry", "HOST=ENDPOINT",
+                  "where a registry is served, e.g. "
+                  "127.0.0.1:5000=http://127.0.0.1:5000",
+                  false, true},
+                 {"--registry-ca", "FILE", "CA certificates for the registries' TLS"},
+                 {"--no-registry", "", "ask no registry (no --manifest: no platforms)"},
                  {"--repository", "URL", "source.repository"},
                  {"--commit", "SHA", "source.commit"},
                  {"--ref", "REF", "source.ref"},

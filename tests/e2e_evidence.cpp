@@ -3,6 +3,7 @@
 // docs/ci-integration.md run step by step with the composite actions under actions/.
 #include "tests/support/daemon.hpp"
 #include "tests/support/evidence.hpp"
+#include "tests/support/registry.hpp"
 #include "util/crypto.hpp"
 #include "util/files.hpp"
 
@@ -275,6 +276,67 @@ TEST_CASE("The workflow of docs/ci-integration.md runs step by step with the com
   // The ledger agrees: one validation and one approval in production.
   CliResult env_now = daemon.cli({"--json", "env", "production"}, k_reader_token);
   CHECK(env_now.json()["repositories"][k_repo]["current"]["digest"] == k_digest);
+}
+
+TEST_CASE("evidence init reads the subject and its mirrors from real registries") {
+  RegistryServer primary;
+  RegistryServer mirror;
+  TestImage image = make_image("evidence-init", {"linux/amd64", "linux/arm64"});
+  push_image(primary, "acme/app", image, "v1");
+  push_image(mirror, "acme/app", image, "v1");
+  TempDir dir;
+  std::string file = dir.path() + "/evidence.json";
+  std::string subject = primary.host() + "/acme/app@" + image.index_digest;
+  auto init = [&](std::vector<std::string> extra, const std::string& to) {
+    std::vector<std::string> argv = {
+        DG_CLI_PATH, "evidence",   "init",
+        "--image",   subject,      "--file",
+        to,          "--registry", primary.host() + "=" + primary.endpoint()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run_process(argv, {{"GITHUB_ACTIONS", ""}, {"GITLAB_CI", ""}});
+  };
+
+  CliResult ok = init({"--mirror", mirror.host() + "/acme/app", "--registry",
+                       mirror.host() + "=" + mirror.endpoint()},
+                      file);
+  INFO(ok.out << ok.err);
+  REQUIRE(ok.exit_code == 0);
+  json record = json::parse(dg::read_file(file).value());
+  CHECK(record["subject"]["media_type"] == "application/vnd.oci.image.index.v1+json");
+  json platforms = record["subject"]["platforms"];
+  REQUIRE(platforms.size() == 2);
+  CHECK(platforms[0]["digest"] == image.platforms.at(platforms[0]["platform"]));
+  CHECK(platforms[1]["digest"] == image.platforms.at(platforms[1]["platform"]));
+  CHECK(record["mirrors"][0]["name"] == mirror.host() + "/acme/app");
+  CHECK(record["mirrors"][0]["digest"] == image.index_digest);
+  CHECK(record["mirrors"][0]["platforms"] == platforms);
+
+  SUBCASE("a mirror that lacks the digest is refused") {
+    RegistryServer empty;
+    CliResult r = init({"--mirror", empty.host() + "/acme/app", "--registry",
+                        empty.host() + "=" + empty.endpoint()},
+                       dir.path() + "/x.json");
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(empty.host() + "/acme/app does not hold " + image.index_digest) !=
+          std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir.path() + "/x.json"));
+  }
+  SUBCASE("a registry that cannot be reached is exit 3, and nothing is written") {
+    std::string down = "127.0.0.1:" + std::to_string(free_port());
+    std::vector<std::string> argv = {DG_CLI_PATH,
+                                     "evidence",
+                                     "init",
+                                     "--image",
+                                     down + "/acme/app@" + image.index_digest,
+                                     "--file",
+                                     dir.path() + "/down.json",
+                                     "--registry",
+                                     down + "=http://" + down};
+    CliResult r = run_process(argv);
+    CHECK(r.exit_code == 3);
+    CHECK(r.err.find("cannot ask the registry of " + down + "/acme/app") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir.path() + "/down.json"));
+  }
 }
 
 TEST_SUITE_END();

@@ -1,7 +1,7 @@
 // Operator actions: revoke a digest, roll a repository back. Each asks for a reason, then shows
 // what will change and waits for a confirmation before it sends anything.
 import { request, get, enc } from './api.js';
-import { h, clear, badge, digestLink, announce } from './dom.js';
+import { h, clear, replace, badge, digestLink, announce } from './dom.js';
 
 function dialog(title) {
   const body = h('div');
@@ -60,7 +60,7 @@ export function openRollback({ environment, repository, slots, history, revoked,
   glassField.hidden = true;
   glass.addEventListener('change', () => { glassField.hidden = !glass.checked; glassReason.required = glass.checked; });
   const error = h('p', { class: 'error', role: 'alert' });
-  const form = h('form', null,
+  const form = h('form', { novalidate: true },
     h('p', null, 'Current: ', digestLink(current)),
     h('fieldset', null, h('legend', null, 'Roll back to'),
       h('div', { class: 'radio' }, toLkg, ' ', h('label', { for: 'target-lkg' }, 'its last known-good digest: '), lkg ? h('span', { class: 'digest' }, lkg) : h('span', { class: 'muted' }, 'none')),
@@ -97,7 +97,8 @@ function confirmRollback(el, body, form, { environment, repository, current, to,
     h('p', null, 'This will change:'),
     h('div', { class: 'change' },
       h('div', null, h('strong', null, environment), ' · ', h('span', { class: 'mono' }, repository)),
-      h('div', null, h('span', { class: 'digest' }, current), h('span', { class: 'arrow', 'aria-label': 'to' }, ' → '), h('span', { class: 'digest' }, to),
+      h('div', null, 'from ', h('span', { class: 'digest', id: 'rollback-from' }, current)),
+      h('div', null, h('span', { class: 'arrow', 'aria-hidden': 'true' }, '→ '), 'to ', h('span', { class: 'digest', id: 'rollback-to' }, to),
         revoked.has(to) ? [' ', badge('revoked', 'bad')] : null)),
     h('p', null, 'Reason: ', req.reason),
     req.break_glass ? h('p', { class: 'banner warn' }, h('strong', null, 'Break glass'), ': ', req.break_glass.reason,
@@ -136,7 +137,7 @@ export async function openRevoke({ digest: d, done }) {
   const lkgOf = (env, repo) => envs.environments.find((e) => e.name === env)?.repositories?.[repo]?.last_known_good?.digest;
   const reason = h('textarea', { id: 'revoke-reason', required: true, 'aria-describedby': 'revoke-reason-hint' });
   const error = h('p', { class: 'error', role: 'alert' });
-  const form = h('form', null,
+  const form = h('form', { novalidate: true },
     h('p', null, h('span', { class: 'digest' }, d.digest), d.repository ? ` (${d.repository})` : ''),
     field('revoke-reason', 'Reason', reason, 'Required. Ledgered with the revocation.'),
     error,
@@ -172,7 +173,7 @@ export async function openRevoke({ digest: d, done }) {
         done();
         return;
       }
-      clear(result).append(h('p', { class: 'error' }, errorText(r)));
+      replace(result, h('p', { class: 'error' }, errorText(r)));
       back.disabled = false;
     });
     body.append(review);

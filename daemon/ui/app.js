@@ -1,7 +1,7 @@
 // The web view's shell: sign-in, navigation and the page router (location.hash holds the page
 // and its filters; never the token).
 import { ApiError, get, session, setUnauthorizedHandler } from './api.js';
-import { h, clear } from './dom.js';
+import { h, clear, replace } from './dom.js';
 import { environmentsPage } from './environments.js';
 import { digestPage } from './digest.js';
 import { ledgerPage } from './ledger.js';
@@ -22,7 +22,7 @@ function signIn(message) {
   const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', required: true, spellcheck: 'false' });
   const error = h('p', { class: 'error', id: 'token-error', role: 'alert' }, message ?? '');
   if (message) input.setAttribute('aria-describedby', 'token-error');
-  const form = h('form', { class: 'login', 'aria-labelledby': 'signin-title' },
+  const form = h('form', { class: 'login', 'aria-labelledby': 'signin-title', novalidate: true },
     h('h1', { id: 'signin-title' }, 'Sign in'),
     h('p', null, 'Paste an API token (as given by ', h('code', null, 'digestgate token new'), '). It is kept in this tab only and sent to this daemon\'s /v1 API.'),
     h('div', { class: 'field' }, h('label', { for: 'token' }, 'Token'), input),
@@ -33,7 +33,7 @@ function signIn(message) {
     session.set(input.value.trim());
     await start();
   });
-  clear(main).append(form);
+  replace(main, form);
   document.title = 'Sign in · digestgate';
   input.focus();
 }
@@ -51,7 +51,7 @@ async function start() {
     signIn(e instanceof ApiError && e.status === 401 ? 'This token was not accepted.' : `Cannot reach the daemon: ${e.message}`);
     return;
   }
-  clear(who).append(
+  replace(who, 
     h('span', { id: 'principal' }, `Signed in as ${principal.name} (${principal.roles.join(', ')})`),
     h('button', { type: 'button', id: 'sign-out', onclick: () => { session.clear(); signIn(); } }, 'Sign out'));
   nav.hidden = false;
@@ -74,7 +74,7 @@ async function route() {
   }
   const count = ++renderCount;
   const target = h('div', { class: 'page', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
-  clear(main).append(target);
+  replace(main, target);
   const ctx = { principal, params, rerender: () => route(), isCurrent: () => count === renderCount };
   try {
     if (page === 'digest' && arg) await digestPage(target, arg, ctx);
@@ -84,10 +84,13 @@ async function route() {
   } catch (e) {
     if (count !== renderCount) return;
     if (e instanceof ApiError && e.status === 401) return;
-    clear(target).append(h('h1', null, 'Something went wrong'),
+    replace(target, h('h1', null, 'Something went wrong'),
       h('p', { class: 'error', role: 'alert' }, e instanceof ApiError ? `${e.status} ${e.code}: ${e.message}` : e.message));
   }
+  if (count !== renderCount) return;
   target.removeAttribute('aria-busy');
+  // Tells tests (and assistive technology, through aria-busy) that this page has finished.
+  document.body.dataset.rendered = location.hash || '#/environments';
   const heading = target.querySelector('h1');
   if (heading) document.title = `${heading.textContent} · digestgate`;
 }

@@ -1,6 +1,6 @@
 // A digest: all its evidence, where it is current, and every entry that concerns it.
 import { ApiError, get, enc } from './api.js';
-import { h, clear, badge, digestLink, seqLink, time, facts, table } from './dom.js';
+import { h, clear, replace, badge, digestLink, seqLink, time, facts, table } from './dom.js';
 import { entriesBefore, treeSize, checkName, summary } from './data.js';
 import { openRevoke } from './actions.js';
 
@@ -10,7 +10,7 @@ export async function digestPage(target, digest, ctx) {
     d = await get(`digests/${enc(digest)}`);
   } catch (e) {
     if (e instanceof ApiError && (e.status === 404 || e.status === 400)) {
-      clear(target).append(h('h1', null, 'Unknown digest'), h('p', null, h('span', { class: 'digest' }, digest), ': ', e.message));
+      replace(target, h('h1', null, 'Unknown digest'), h('p', null, h('span', { class: 'digest' }, digest), ': ', e.message));
       return;
     }
     throw e;
@@ -18,7 +18,7 @@ export async function digestPage(target, digest, ctx) {
   const { size } = await treeSize();
   const history = await entriesBefore(size + 1, 200, { digest: d.digest });
   if (!ctx.isCurrent()) return;
-  clear(target).append(
+  replace(target, 
     h('h1', null, 'Digest ', h('span', { class: 'digest' }, d.digest)),
     d.revoked
       ? h('p', { class: 'banner bad', role: 'note' }, 'Revoked: ', d.revoked.reason, ' (', seqLink(d.revoked.seq), ', ', time(d.revoked.time), ')')

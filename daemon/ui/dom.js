@@ -24,6 +24,12 @@ export function clear(el) {
   return el;
 }
 
+// Replaces the children of `el` (null, undefined and false children are left out).
+export function replace(el, ...children) {
+  el.replaceChildren();
+  return add(el, children);
+}
+
 export const text = (s) => document.createTextNode(s);
 
 export function badge(label, tone = 'neutral') {

@@ -1,7 +1,7 @@
 // One ledger entry: its proof checked step by step, and for a decision every reason with its
 // message.
 import { ApiError, get, getText, enc } from './api.js';
-import { h, clear, badge, digestLink, seqLink, time, facts, table } from './dom.js';
+import { h, clear, replace, badge, digestLink, seqLink, time, facts, table } from './dom.js';
 import { summary } from './data.js';
 import { checkEntry } from './proof.js';
 
@@ -11,7 +11,7 @@ export async function entryPage(target, seqText, ctx) {
     text = await getText(`entries/${enc(seqText)}`);
   } catch (e) {
     if (e instanceof ApiError && (e.status === 404 || e.status === 400)) {
-      clear(target).append(h('h1', null, `No entry ${seqText}`), h('p', null, e.message));
+      replace(target, h('h1', null, `No entry ${seqText}`), h('p', null, e.message));
       return;
     }
     throw e;
@@ -21,8 +21,9 @@ export async function entryPage(target, seqText, ctx) {
   if (!ctx.isCurrent()) return;
   const entry = JSON.parse(text).entry;
   const seq = entry.seq;
-  clear(target).append(
+  replace(target, 
     h('h1', null, `Entry ${seq}: ${entry.kind}`),
+    proofBanner(check),
     h('nav', { class: 'pager', 'aria-label': 'Neighbouring entries' },
       seq > 1 ? h('a', { href: `#/entry/${seq - 1}` }, `← seq ${seq - 1}`) : null,
       h('a', { href: `#/entry/${seq + 1}` }, `seq ${seq + 1} →`)),
@@ -38,6 +39,14 @@ export async function entryPage(target, seqText, ctx) {
     h('section', { class: 'panel', 'aria-labelledby': 'body' },
       h('h2', { id: 'body' }, 'Body'),
       h('pre', { tabindex: '0', 'aria-label': 'entry body' }, JSON.stringify(entry.body, null, 2))));
+}
+
+// A failed proof is said first: nothing shown below it can be trusted.
+function proofBanner(c) {
+  if (c.ok) return null;
+  return h('p', { class: 'banner bad', role: 'alert', id: 'proof-banner' },
+    h('strong', null, 'Inclusion proof FAILED.'), ' What the daemon sent for this entry is not the entry the signed ledger holds; do not trust what is shown below. ',
+    h('button', { type: 'button', onclick: () => document.getElementById('proof').scrollIntoView() }, 'See why'));
 }
 
 function proofPanel(c) {

@@ -1,7 +1,7 @@
 // Environments: each repository's current and last known-good digest, its latest deployment and
 // drift, its latest observation, revoked marks, and the time since promotion.
 import { get, enc } from './api.js';
-import { h, add, clear, badge, digestLink, seqLink, time, ago, table } from './dom.js';
+import { h, add, clear, replace, badge, digestLink, seqLink, time, ago, table } from './dom.js';
 import { revocations } from './data.js';
 import { openRollback } from './actions.js';
 
@@ -12,7 +12,7 @@ export async function environmentsPage(target, ctx) {
   const details = await Promise.all(list.environments.map((env) =>
     get(`environments/${enc(env.name)}?limit=${HISTORY}`)));
   if (!ctx.isCurrent()) return;
-  clear(target).append(h('h1', null, 'Environments'));
+  replace(target, h('h1', null, 'Environments'));
   if (list.environments.length === 0) {
     target.append(h('p', null, 'No environment yet: the policy names none.'));
     return;

@@ -1,7 +1,7 @@
 // The ledger, newest first, filtered by kind, digest and environment; each shown entry's inclusion
 // proof is checked here against the signed checkpoint.
 import { get, getText, enc } from './api.js';
-import { h, clear, badge, seqLink, time, table } from './dom.js';
+import { h, clear, replace, badge, seqLink, time, table } from './dom.js';
 import { entriesBefore, treeSize, summary } from './data.js';
 import { checkEntry, parseCheckpoint, verifyCheckpoint } from './proof.js';
 
@@ -15,7 +15,7 @@ export async function ledgerPage(target, ctx) {
   const before = Number(p.get('before')) || size + 1;
   const page = await entriesBefore(before, PAGE, filters);
   if (!ctx.isCurrent()) return;
-  clear(target).append(
+  replace(target, 
     h('h1', null, 'Ledger'),
     checkpointPanel(note, key),
     filterForm(filters, envs.environments.map((e) => e.name)),
@@ -45,7 +45,7 @@ async function checkProof(seq, key, cell) {
     result = { ok: false, problems: [e.message] };
   }
   const tone = result.ok ? 'ok' : 'bad';
-  clear(cell).append(h('a', { href: `#/entry/${seq}`, class: `badge ${tone}`, title: result.ok ? `included in the tree of size ${result.size}` : result.problems.join('; ') },
+  replace(cell, h('a', { href: `#/entry/${seq}`, class: `badge ${tone}`, title: result.ok ? `included in the tree of size ${result.size}` : result.problems.join('; ') },
     result.ok ? 'verified' : 'FAILED'));
   cell.dataset.result = result.ok ? 'verified' : 'failed';
 }
@@ -55,9 +55,9 @@ function checkpointPanel(note, key) {
   (async () => {
     try {
       const r = await verifyCheckpoint(parseCheckpoint(note), key);
-      clear(status).append(badge(r.ok ? 'signature verified' : r.ok === null ? 'signature not checked' : 'signature FAILED', r.ok ? 'ok' : r.ok === null ? 'warn' : 'bad'), ' ', r.message);
+      replace(status, badge(r.ok ? 'signature verified' : r.ok === null ? 'signature not checked' : 'signature FAILED', r.ok ? 'ok' : r.ok === null ? 'warn' : 'bad'), ' ', r.message);
     } catch (e) {
-      clear(status).append(badge('unreadable', 'bad'), ' ', e.message);
+      replace(status, badge('unreadable', 'bad'), ' ', e.message);
     }
   })();
   return h('section', { class: 'panel', 'aria-labelledby': 'checkpoint' },

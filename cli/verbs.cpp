@@ -7,10 +7,20 @@ namespace dg::cli {
 namespace {
 
 // The families of verbs. Adding a family is one line here (see cli/commands.hpp).
+// One per line, so that families added at the same time merge without conflict.
+// clang-format off
 constexpr std::vector<VerbSpec> (*k_families[])() = {
-    promotion_verbs, evidence_verbs, rollback_verbs, inspect_verbs,
-    ledger_verbs,    proof_verbs,    policy_verbs,   token_verbs,
+    promotion_verbs,
+    evidence_verbs,
+    rollback_verbs,
+    inspect_verbs,
+    ledger_verbs,
+    proof_verbs,
+    policy_verbs,
+    token_verbs,
+    pin_verbs,
 };
+// clang-format on
 
 std::string_view group_of(const VerbSpec& verb) {
   return verb.name.substr(0, verb.name.find(' '));

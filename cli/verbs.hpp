@@ -24,6 +24,8 @@ std::vector<VerbSpec> proof_verbs();
 std::vector<VerbSpec> policy_verbs();
 // token new (cli/verbs_token.cpp)
 std::vector<VerbSpec> token_verbs();
+// pin (cli/verbs_pin.cpp)
+std::vector<VerbSpec> pin_verbs();
 
 // Every verb, in the order of `digestgate --help`: the families in the order of the list in
 // cli/verbs.cpp, except that the verbs of a group ("ledger ...") stay together where the group

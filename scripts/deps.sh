@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake libboost1.81-dev libboost-url1.81-dev libsqlite3-dev libssl-dev
-  nlohmann-json3-dev doctest-dev libpugixml-dev pkg-config
+  nlohmann-json3-dev doctest-dev libpugixml-dev libyaml-dev pkg-config
   sqlite3 openssl ca-certificates curl clang-format
   "$@"
 )

@@ -1,12 +1,10 @@
 #include "cli/compose.hpp"
 
+#include "cli/yaml.hpp"
 #include "policy/reference.hpp"
 #include "util/files.hpp"
 
 #include <algorithm>
-#include <array>
-#include <cctype>
-#include <sstream>
 
 namespace dg::cli {
 
@@ -19,57 +17,9 @@ bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-// True when YAML (1.1 or 1.2) would read `text` as something other than this string when written
-// as a plain scalar: a reserved indicator, a boolean, a null or a number.
-bool needs_quotes(std::string_view text) {
-  if (text.empty() || !is_alnum(text.front()) || text.back() == ':') {
-    return true;
-  }
-  for (char c : text) {
-    if (!is_alnum(c) && std::string_view("._-/:@+").find(c) == std::string_view::npos) {
-      return true;
-    }
-  }
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  constexpr std::array<std::string_view, 12> k_words = {
-      "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "~"};
-  if (std::find(k_words.begin(), k_words.end(), lower) != k_words.end()) {
-    return true;
-  }
-  // A digit followed only by these may be a number in some YAML flavour (ints, floats,
-  // sexagesimals, hex, octal): quoting it is always safe.
-  return std::all_of(lower.begin(), lower.end(),
-                     [](char c) {
-                       return (c >= '0' && c <= '9') ||
-                              std::string_view("._-+:eox").find(c) != std::string_view::npos ||
-                              (c >= 'a' && c <= 'f');
-                     }) &&
-         (lower.front() >= '0' && lower.front() <= '9');
-}
-
+// `text` as a plain scalar when it reads back as itself, double-quoted otherwise.
 std::string yaml_scalar(std::string_view text) {
-  if (!needs_quotes(text)) {
-    return std::string(text);
-  }
-  std::string quoted = "\"";
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      quoted += '\\';
-      quoted += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      constexpr char k_hex[] = "0123456789abcdef";
-      quoted += "\\x";
-      quoted += k_hex[u >> 4];
-      quoted += k_hex[u & 0xf];
-    } else {
-      quoted += c;
-    }
-  }
-  quoted += '"';
-  return quoted;
+  return yaml::plain_is_safe(text) ? std::string(text) : yaml::double_quoted(text);
 }
 
 std::string string_field(const nlohmann::json& object, const char* key) {
@@ -208,22 +158,18 @@ std::vector<ServicePin> read_existing_pins(const std::string& path) {
   if (!text || text->rfind(k_header, 0) != 0) {
     return pins;
   }
-  auto unquote = [](std::string v) {
-    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
-      v = v.substr(1, v.size() - 2);
-    }
-    return v;
-  };
-  std::istringstream lines(*text);
-  std::string line;
-  std::string service;
-  while (std::getline(lines, line)) {
-    if (line.rfind("  ", 0) == 0 && line.rfind("   ", 0) != 0 && !line.empty() &&
-        line.back() == ':') {
-      service = unquote(line.substr(2, line.size() - 3));
-    } else if (line.rfind("    image: ", 0) == 0 && !service.empty()) {
-      pins.push_back(ServicePin{service, unquote(line.substr(11))});
-      service.clear();
+  auto tree = yaml::parse(*text);
+  if (!tree || tree->documents.size() != 1 || tree->documents.front() == nullptr) {
+    return pins;
+  }
+  const yaml::Node* services = tree->documents.front()->get("services");
+  if (services == nullptr) {
+    return pins;
+  }
+  for (const auto& [name, service] : services->entries) {
+    const yaml::Node* image = service->get("image");
+    if (name->is_scalar() && image != nullptr && image->is_scalar()) {
+      pins.push_back(ServicePin{name->value, image->value});
     }
   }
   return pins;

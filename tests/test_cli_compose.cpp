@@ -253,6 +253,11 @@ TEST_CASE("The override file is written whole, readable by all") {
   }
 }
 
+std::string read_file_or_empty(const std::string& path) {
+  auto text = dg::read_file(path);
+  return text ? *text : std::string();
+}
+
 TEST_CASE("Rewriting an override keeps the pins of services it does not name") {
   ScratchDir dir;
   const std::string path = dir.file("override.yml");
@@ -261,6 +266,14 @@ TEST_CASE("Rewriting an override keeps the pins of services it does not name") {
   REQUIRE(write_compose_override(path, {{"api", api_back}}).ok());
   CHECK(*dg::read_file(path) == render_compose_override({{"web", k_web}, {"api", api_back}}));
 
+  SUBCASE("quoted names and images are read back as YAML reads them") {
+    const std::string ipv6 = "[::1]:5000/app@" + k_digest_b;
+    REQUIRE(write_compose_override(path, {{"on", ipv6}, {"007", k_web}}).ok());
+    REQUIRE(read_file_or_empty(path).find("\"on\":") != std::string::npos);
+    REQUIRE(write_compose_override(path, {{"api", k_api}}).ok());
+    CHECK(*dg::read_file(path) ==
+          render_compose_override({{"web", k_web}, {"on", ipv6}, {"007", k_web}, {"api", k_api}}));
+  }
   SUBCASE("a file this tool did not write is replaced, not merged") {
     REQUIRE(dg::write_file_atomic(path, "services:\n  db:\n    image: postgres:16\n").ok());
     REQUIRE(write_compose_override(path, {{"api", k_api}}).ok());

@@ -163,6 +163,22 @@ async function screenshot(p, name) {
 
 const textOf = (p, selector) => p.$eval(selector, (el) => el.textContent);
 
+// Every form control has a label, every button and link a name, and the page one h1.
+async function assertAccessible(p) {
+  const unnamed = await p.evaluate(() => {
+    const out = [];
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      if (el.labels.length === 0 && !el.getAttribute('aria-label')) out.push(el.outerHTML.slice(0, 80));
+    }
+    for (const el of document.querySelectorAll('button, a')) {
+      if (!el.textContent.trim() && !el.getAttribute('aria-label')) out.push(el.outerHTML.slice(0, 80));
+    }
+    if (document.querySelectorAll('main h1').length !== 1) out.push('not exactly one h1');
+    return out;
+  });
+  assert.deepEqual(unnamed, []);
+}
+
 before(async () => {
   await startDaemon();
   walkthrough();
@@ -206,10 +222,11 @@ test('the page comes with its security headers and signs in with a token kept in
   assert.ok(!page.url().includes(OPS));
   // A reload keeps the session (same tab), and a reload of the files costs 304s.
   const reloaded = [];
-  page.on('response', (r) => { if (r.url().includes('/ui/')) reloaded.push(r.status()); });
+  const onResponse = (r) => { if (r.url().includes('/ui/')) reloaded.push(r.status()); };
+  page.on('response', onResponse);
   await page.reload();
   await page.waitForSelector('#principal');
-  page.removeAllListeners('response');
+  page.off('response', onResponse);
   assert.ok(reloaded.length > 0 && reloaded.every((s) => s === 304 || s === 200), `statuses ${reloaded}`);
   assert.ok(reloaded.includes(304), `no 304 among ${reloaded}`);
 });
@@ -231,6 +248,7 @@ test('environments show the walkthrough: current and last known-good digests, de
   assert.ok(staging.includes(D2));
   // An operator gets the rollback button.
   assert.equal(await page.$$eval('button.rollback', (b) => b.length), 2);
+  await assertAccessible(page);
   await screenshot(page, 'environments');
 });
 
@@ -254,6 +272,7 @@ test('a digest shows all its evidence and where it is current', async () => {
   const decisions = await page.$$eval('section[aria-labelledby="entries"] tbody tr', (trs) => trs.length);
   const status = cliJson(['status', D2]);
   assert.equal(decisions, status.entries.length);
+  await assertAccessible(page);
   await screenshot(page, 'digest');
 });
 
@@ -267,6 +286,7 @@ test('the ledger is newest first, verifies each proof, and filters by kind, dige
   assert.ok(results.every((r) => r === 'verified'), results.join());
   await page.waitForFunction(() => document.querySelector('#checkpoint-signature')?.textContent.includes('signature verified'));
   assert.equal((await textOf(page, '#checkpoint-note')).trim(), cli(['ledger', 'checkpoint']).out.trim());
+  await assertAccessible(page);
   await screenshot(page, 'ledger');
 
   await page.select('#filter-kind', 'promotion');
@@ -298,6 +318,7 @@ test('a refused decision shows every reason with its message', async () => {
     assert.ok(reasons[i].includes(r.code) && reasons[i].includes(r.message), reasons[i]);
   }
   assert.equal(await page.$eval('#proof-result', (el) => el.dataset.result), 'verified');
+  await assertAccessible(page);
   await screenshot(page, 'decision');
 });
 
@@ -430,6 +451,41 @@ test('break glass needs its own reason and the ledger shows it as such', async (
   assert.match(await textOf(page, '#break-glass'), /^Break glass: incident 42, approved by the on-call lead/);
 });
 
+test('the actions work from the keyboard, and a refused rollback shows its reasons', async () => {
+  await open(page, '#/environments');
+  // Keyboard only: Enter on the focused button opens the form with the focus inside, Escape closes it.
+  await page.focus(`button[aria-label="Roll back ${REPO} in staging"]`);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('dialog[open]');
+  assert.ok(await page.evaluate(() => document.querySelector('dialog[open]').contains(document.activeElement)));
+  await assertAccessible(page);
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('dialog[open]'));
+
+  // A chosen digest that was revoked is refused, and the refusal is ledgered with its reasons.
+  await page.click(`button[aria-label="Roll back ${REPO} in staging"]`);
+  await page.waitForSelector('dialog[open] #target-digest');
+  const options = await page.$$eval('#target-digest option', (os) => os.map((o) => o.textContent));
+  assert.deepEqual(options, [`${D2} (revoked)`]);
+  await page.select('#target-digest', D2);
+  assert.equal(await page.$eval('#target-chosen', (el) => el.checked), true);
+  await page.type('#rollback-reason', 'try the revoked one');
+  await page.keyboard.press('Tab'); // leaves the text area; the form is submitted by its button
+  await page.click('#rollback-review');
+  assert.equal(await textOf(page, '#rollback-to'), D2);
+  await page.click('#rollback-confirm');
+  await page.waitForFunction(() => document.querySelector('#rollback-summary .reasons li'));
+  const refusal = await textOf(page, '#rollback-summary');
+  assert.match(refusal, /Refused \(ledgered as seq \d+\)/);
+  assert.ok(refusal.includes('revoked'), refusal);
+  await page.keyboard.press('Escape');
+  const rollbacks = cliJson(['ledger', 'list', '--kind', 'rollback']);
+  const last = (rollbacks.entries ?? rollbacks).at(-1);
+  assert.equal(last.body.decision, 'refused');
+  assert.equal(last.body.digest, D2);
+  assert.ok(last.body.reasons.some((r) => r.code === 'revoked'));
+});
+
 test('a reader sees no actions, and an action forged with a reader token gets 403', async () => {
   const context = await browser.createBrowserContext();
   try {
@@ -459,5 +515,6 @@ test('a reader sees no actions, and an action forged with a reader token gets 40
 test('no page logged an error or broke its Content-Security-Policy', () => {
   assert.deepEqual(problems, []);
   // Only the wrong token and the two forged actions were refused.
-  assert.deepEqual(httpErrors, ['401 GET /v1/whoami', '403 POST /v1/revocations', '403 POST /v1/environments/production/rollback']);
+  assert.deepEqual(httpErrors, ['401 GET /v1/whoami', '403 POST /v1/environments/staging/rollback',
+    '403 POST /v1/revocations', '403 POST /v1/environments/production/rollback']);
 });

@@ -368,7 +368,10 @@ void print_revocation(std::ostream& out, const json& response) {
   print_table(out, rows, "    ");
 }
 
-void print_digest_status(std::ostream& out, const json& response) {
+namespace {
+
+// The facts of a digest: one row each for its name, source, build, platforms, mirrors, labels.
+std::vector<Row> digest_rows(const json& response) {
   std::vector<Row> rows;
   auto add = [&rows](std::string label, std::string value) {
     if (!value.empty()) {
@@ -421,68 +424,71 @@ void print_digest_status(std::ostream& out, const json& response) {
       add("label", name + "=" + (value.is_string() ? value.get<std::string>() : value.dump()));
     }
   }
-  print_table(out, rows, "");
+  return rows;
+}
 
-  if (const json* checks = field(response, "checks"); checks && checks->is_object()) {
-    out << "checks\n";
-    print_checks(out, checks, "  ");
+// The latest result of each gate, one row each.
+void print_gates(std::ostream& out, const json* gates) {
+  if (gates == nullptr || !gates->is_object() || gates->empty()) {
+    return;
   }
-
-  if (const json* gates = field(response, "gates");
-      gates && gates->is_object() && !gates->empty()) {
-    out << "gates (latest result of each)\n";
-    std::vector<Row> gate_rows;
-    for (const auto& [name, gate] : gates->items()) {
-      std::string tool;
-      if (const json* t = field(gate, "tool")) {
-        tool = t->is_string() ? t->get<std::string>()
-                              : text_of(*t, "name") + " " + text_of(*t, "version");
-      }
-      std::string findings;
-      if (const json* f = field(gate, "findings"); f && f->is_object()) {
-        std::vector<std::string> parts;
-        for (const auto& [severity, count] : f->items()) {
-          parts.push_back(severity + " " +
-                          (count.is_string() ? count.get<std::string>() : count.dump()));
-        }
-        findings = join(parts, ", ");
-      }
-      std::string seq = text_of(gate, "seq");
-      gate_rows.push_back({name, text_of(gate, "result"), tool,
-                           seq.empty() ? std::string() : "seq " + seq, text_of(gate, "target"),
-                           findings.empty() ? std::string() : "findings: " + findings});
+  out << "gates (latest result of each)\n";
+  std::vector<Row> gate_rows;
+  for (const auto& [name, gate] : gates->items()) {
+    std::string tool;
+    if (const json* t = field(gate, "tool")) {
+      tool = t->is_string() ? t->get<std::string>()
+                            : text_of(*t, "name") + " " + text_of(*t, "version");
     }
-    print_table(out, gate_rows, "  ");
+    std::string findings;
+    if (const json* f = field(gate, "findings"); f && f->is_object()) {
+      std::vector<std::string> parts;
+      for (const auto& [severity, count] : f->items()) {
+        parts.push_back(severity + " " +
+                        (count.is_string() ? count.get<std::string>() : count.dump()));
+      }
+      findings = join(parts, ", ");
+    }
+    std::string seq = text_of(gate, "seq");
+    gate_rows.push_back({name, text_of(gate, "result"), tool,
+                         seq.empty() ? std::string() : "seq " + seq, text_of(gate, "target"),
+                         findings.empty() ? std::string() : "findings: " + findings});
   }
+  print_table(out, gate_rows, "  ");
+}
 
-  auto print_verifications = [&out](const json* items, std::string_view title, bool attestation) {
-    if (items == nullptr || !items->is_array() || items->empty()) {
-      out << title << "  none\n";
-      return;
+// Signatures or attestations, one row each with whether it verified and against which key.
+void print_verifications(std::ostream& out,
+                         const json* items,
+                         std::string_view title,
+                         bool attestation) {
+  if (items == nullptr || !items->is_array() || items->empty()) {
+    out << title << "  none\n";
+    return;
+  }
+  out << title << '\n';
+  std::vector<Row> item_rows;
+  for (const auto& item : *items) {
+    const bool verified =
+        is_true(item, "verified") || is_true(item, "valid") || is_true(item, "ok");
+    std::string problem = first_text(item, {"error", "problem", "message", "reason"});
+    std::string key = first_text(item, {"key", "key_id", "keyid", "key_name"});
+    Row row = {verified ? "verified" : "NOT verified",
+               key.empty() ? "no trusted key" : "key " + key};
+    if (attestation) {
+      std::string predicate = first_text(item, {"predicate_type", "predicateType"});
+      std::string builder = first_text(item, {"builder", "builder_id"});
+      row.push_back(predicate);
+      row.push_back(builder.empty() ? std::string() : "builder " + builder);
     }
-    out << title << '\n';
-    std::vector<Row> item_rows;
-    for (const auto& item : *items) {
-      const bool verified =
-          is_true(item, "verified") || is_true(item, "valid") || is_true(item, "ok");
-      std::string problem = first_text(item, {"error", "problem", "message", "reason"});
-      std::string key = first_text(item, {"key", "key_id", "keyid", "key_name"});
-      Row row = {verified ? "verified" : "NOT verified",
-                 key.empty() ? "no trusted key" : "key " + key};
-      if (attestation) {
-        std::string predicate = first_text(item, {"predicate_type", "predicateType"});
-        std::string builder = first_text(item, {"builder", "builder_id"});
-        row.push_back(predicate);
-        row.push_back(builder.empty() ? std::string() : "builder " + builder);
-      }
-      row.push_back(problem);
-      item_rows.push_back(std::move(row));
-    }
-    print_table(out, item_rows, "  ");
-  };
-  print_verifications(field(response, "signatures"), "signatures", false);
-  print_verifications(field(response, "attestations"), "attestations", true);
+    row.push_back(problem);
+    item_rows.push_back(std::move(row));
+  }
+  print_table(out, item_rows, "  ");
+}
 
+// Its validations, where it is current and whether it is revoked.
+void print_standing(std::ostream& out, const json& response) {
   if (std::vector<std::string> seqs = strings_of(field(response, "validations")); !seqs.empty()) {
     out << "validations  seq " << join(seqs, ", ") << '\n';
   }
@@ -505,6 +511,20 @@ void print_digest_status(std::ostream& out, const json& response) {
   } else {
     out << "revoked      no\n";
   }
+}
+
+} // namespace
+
+void print_digest_status(std::ostream& out, const json& response) {
+  print_table(out, digest_rows(response), "");
+  if (const json* checks = field(response, "checks"); checks && checks->is_object()) {
+    out << "checks\n";
+    print_checks(out, checks, "  ");
+  }
+  print_gates(out, field(response, "gates"));
+  print_verifications(out, field(response, "signatures"), "signatures", false);
+  print_verifications(out, field(response, "attestations"), "attestations", true);
+  print_standing(out, response);
 }
 
 void print_environments(std::ostream& out, const json& response) {

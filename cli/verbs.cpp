@@ -17,6 +17,7 @@ constexpr std::vector<VerbSpec> (*k_families[])() = {
     ledger_verbs,
     proof_verbs,
     policy_verbs,
+    sigstore_verbs,
     token_verbs,
     pin_verbs,
 };

@@ -22,6 +22,8 @@ std::vector<VerbSpec> ledger_verbs();
 std::vector<VerbSpec> proof_verbs();
 // policy check, what-if (cli/verbs_policy.cpp)
 std::vector<VerbSpec> policy_verbs();
+// sigstore verify (cli/verbs_sigstore.cpp)
+std::vector<VerbSpec> sigstore_verbs();
 // token new (cli/verbs_token.cpp)
 std::vector<VerbSpec> token_verbs();
 // pin (cli/verbs_pin.cpp)

@@ -1,6 +1,7 @@
-// RFC 6962 section 2.1 Merkle tree hashes and proofs; the verifiers follow RFC 9162 sections
-// 2.1.3.2 and 2.1.4.2.
+// RFC 6962 section 2.1 Merkle tree hashes and proofs; the verifiers live in util/rfc6962.cpp.
 #include "ledger/merkle.hpp"
+
+#include "util/rfc6962.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -8,9 +9,6 @@
 namespace dg::ledger {
 
 namespace {
-
-constexpr std::uint8_t k_leaf_prefix = 0x00;
-constexpr std::uint8_t k_node_prefix = 0x01;
 
 // k of RFC 6962: the largest power of two smaller than `n`. Requires n > 1.
 std::uint64_t split_point(std::uint64_t n) {
@@ -24,18 +22,11 @@ bool is_perfect_aligned(std::uint64_t begin, std::uint64_t size) {
 } // namespace
 
 Hash leaf_hash(std::string_view data) {
-  Sha256 hasher;
-  hasher.update(&k_leaf_prefix, 1);
-  hasher.update(data);
-  return hasher.finish();
+  return rfc6962::leaf_hash(data);
 }
 
 Hash node_hash(const Hash& left, const Hash& right) {
-  Sha256 hasher;
-  hasher.update(&k_node_prefix, 1);
-  hasher.update(left.data(), left.size());
-  hasher.update(right.data(), right.size());
-  return hasher.finish();
+  return rfc6962::node_hash(left, right);
 }
 
 Hash empty_root() {
@@ -134,29 +125,7 @@ bool verify_inclusion(const Hash& leaf,
                       std::uint64_t size,
                       std::span<const Hash> proof,
                       const Hash& root) {
-  if (index >= size) {
-    return false;
-  }
-  std::uint64_t fn = index;
-  std::uint64_t sn = size - 1;
-  Hash r = leaf;
-  for (const Hash& p : proof) {
-    if (sn == 0) {
-      return false;
-    }
-    if ((fn & 1) != 0 || fn == sn) {
-      r = node_hash(p, r);
-      while ((fn & 1) == 0 && fn != 0) {
-        fn >>= 1;
-        sn >>= 1;
-      }
-    } else {
-      r = node_hash(r, p);
-    }
-    fn >>= 1;
-    sn >>= 1;
-  }
-  return sn == 0 && r == root;
+  return rfc6962::verify_inclusion(leaf, index, size, proof, root);
 }
 
 bool verify_consistency(std::uint64_t size1,
@@ -164,54 +133,7 @@ bool verify_consistency(std::uint64_t size1,
                         std::uint64_t size2,
                         const Hash& root2,
                         std::span<const Hash> proof) {
-  if (size1 > size2) {
-    return false;
-  }
-  if (size1 == size2) {
-    return proof.empty() && root1 == root2;
-  }
-  if (size1 == 0) {
-    return proof.empty();
-  }
-  if (proof.empty()) {
-    return false;
-  }
-  // When size1 is a power of two the old root is itself a node of the new tree and the proof
-  // leaves it out; the verifier starts from it.
-  std::vector<Hash> path;
-  path.reserve(proof.size() + 1);
-  if (std::has_single_bit(size1)) {
-    path.push_back(root1);
-  }
-  path.insert(path.end(), proof.begin(), proof.end());
-
-  std::uint64_t fn = size1 - 1;
-  std::uint64_t sn = size2 - 1;
-  while ((fn & 1) != 0) {
-    fn >>= 1;
-    sn >>= 1;
-  }
-  Hash fr = path[0];
-  Hash sr = path[0];
-  for (std::size_t i = 1; i < path.size(); ++i) {
-    const Hash& c = path[i];
-    if (sn == 0) {
-      return false;
-    }
-    if ((fn & 1) != 0 || fn == sn) {
-      fr = node_hash(c, fr);
-      sr = node_hash(c, sr);
-      while ((fn & 1) == 0 && fn != 0) {
-        fn >>= 1;
-        sn >>= 1;
-      }
-    } else {
-      sr = node_hash(sr, c);
-    }
-    fn >>= 1;
-    sn >>= 1;
-  }
-  return fr == root1 && sr == root2 && sn == 0;
+  return rfc6962::verify_consistency(size1, root1, size2, root2, proof);
 }
 
 CompactRange CompactRange::load(const NodeReader& reader, std::uint64_t size) {

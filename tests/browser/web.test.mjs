@@ -1,9 +1,10 @@
-// The web view (/ui/) in a real browser: Debian's chromium, headless, driven by puppeteer-core,
-// against the real digestgated and CLI of a build tree, on a loopback port.
+// The web view (/ui/) in a real browser: Debian's chromium or firefox-esr, headless, driven by
+// puppeteer-core, against the real digestgated and CLI of a build tree, on a loopback port.
 //
-//   DG_BUILD_DIR=build/ci node --test tests/browser/    (scripts/browser-test does npm ci first)
+//   scripts/browser-test build/ci    (npm ci, then this file in each browser)
 //
-// Environment: DG_BUILD_DIR (default build/dev), CHROMIUM (default /usr/bin/chromium),
+// Environment: DG_BUILD_DIR (default build/dev), DG_BROWSER (chromium or firefox),
+// CHROMIUM (default /usr/bin/chromium), FIREFOX (default /usr/bin/firefox-esr),
 // DG_SCREENSHOTS=DIR writes a screenshot of each page at 1280 and 390 pixels wide into DIR.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const build = path.resolve(root, process.env.DG_BUILD_DIR ?? 'build/dev');
 const daemonBin = path.join(build, 'daemon/digestgated');
 const cliBin = path.join(build, 'cli/digestgate');
+// DG_BROWSER=firefox runs the same tests in Debian's firefox-esr (WebDriver BiDi).
+const firefox = process.env.DG_BROWSER === 'firefox';
 const shots = process.env.DG_SCREENSHOTS ? path.resolve(process.env.DG_SCREENSHOTS) : null;
 
 const OPS = 'ops-token-for-the-browser-tests';
@@ -182,11 +185,13 @@ async function assertAccessible(p) {
 before(async () => {
   await startDaemon();
   walkthrough();
-  browser = await puppeteer.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--font-render-hinting=none'],
-  });
+  browser = firefox
+    ? await puppeteer.launch({ browser: 'firefox', executablePath: process.env.FIREFOX ?? '/usr/bin/firefox-esr', headless: true })
+    : await puppeteer.launch({
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--font-render-hinting=none'],
+    });
   page = await newPage(browser.defaultBrowserContext());
 });
 

@@ -5,6 +5,7 @@
 // usage: dg_bench_sqlite --dir DIR [--seconds S] [--row-bytes B]
 // Creates DIR/sqlite-baseline.db (removed afterwards) on the file system under test and prints
 // one JSON object: rows, seconds, rows per second and commit latency percentiles.
+#include "bench/slow_sync_vfs.hpp"
 #include "bench/support.hpp"
 
 #include <sqlite3.h>
@@ -44,6 +45,8 @@ int main(int argc, char** argv) {
     std::cerr << "usage: dg_bench_sqlite --dir DIR [--seconds S] [--row-bytes B]\n";
     return 2;
   }
+  // DG_BENCH_SYNC_DELAY_US: the slow-sync seam, as digestgated_bench has it.
+  dg::bench::install_slow_sync_vfs_from_environment();
   std::string path = dir + "/sqlite-baseline.db";
   sqlite3* db = nullptr;
   try {

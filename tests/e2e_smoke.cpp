@@ -1,6 +1,7 @@
 // First end-to-end checks: the daemon starts, serves health, guards /v1/, and the CLI runs.
 // Also checks the process and HTTP plumbing of the fixture the other end-to-end tests rely on.
 #include "tests/support/daemon.hpp"
+#include "util/files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -153,6 +154,15 @@ TEST_CASE("The fixture's principals carry the SHA-256 of their tokens, never the
   CHECK(reader.at("token_sha256") ==
         "ba5005a40cf5212e4ac0190104cc127edab013294bb71279a975b27a80982d45");
   CHECK(principals.dump().find("reader-token") == std::string::npos);
+}
+
+TEST_CASE("The shipped digestgated has no benchmark seam in it") {
+  // bench/slow_sync_vfs.hpp slows every sync down; only digestgated_bench may contain it.
+  auto binary = dg::read_file(DG_DAEMON_PATH);
+  REQUIRE(binary.ok());
+  CHECK(binary->find("DG_BENCH_SYNC_DELAY_US") == std::string::npos);
+  CHECK(binary->find("dg-slow-sync") == std::string::npos);
+  CHECK(binary->find("digestgate_ledger") != std::string::npos); // the needle search works
 }
 
 TEST_SUITE_END();

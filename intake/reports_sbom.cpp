@@ -23,10 +23,12 @@ std::string oci_purl_reference(const std::string& purl) {
     return {};
   }
   std::string version = purl.substr(at + 1, query == std::string::npos ? query : query - at - 1);
-  if (auto enc = version.find("%3A"); enc != std::string::npos) {
-    version.replace(enc, 3, ":");
-  } else if (enc = version.find("%3a"); enc != std::string::npos) {
-    version.replace(enc, 3, ":");
+  // The algorithm's ':' is percent-encoded in a purl version ("sha256%3A<hex>").
+  for (std::string_view encoded : {"%3A", "%3a"}) {
+    if (auto enc = version.find(encoded); enc != std::string::npos) {
+      version = version.substr(0, enc) + ':' + version.substr(enc + encoded.size());
+      break;
+    }
   }
   std::string repository = purl.substr(k_prefix.size(), at - k_prefix.size());
   if (query != std::string::npos) {

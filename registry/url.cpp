@@ -102,9 +102,12 @@ Result<Url> parse_url(std::string_view text) {
   if (url.port != default_port) {
     url.host_header += ":" + url.port;
   }
-  url.target = target.empty() ? "/" : std::string(target);
-  if (url.target.front() == '?') {
-    url.target.insert(0, "/");
+  if (target.empty()) {
+    url.target = "/";
+  } else if (target.front() == '?') {
+    url.target = "/" + std::string(target);
+  } else {
+    url.target = std::string(target);
   }
   return url;
 }

@@ -101,28 +101,39 @@ function gates(d) {
     rows.length ? table(['Gate', 'Result', 'Tool', 'Time', 'Findings', 'Artifacts', 'Target'], rows) : h('p', { class: 'muted' }, 'None recorded.'));
 }
 
-// Fields every signature, attestation or bundle may carry, in the order shown.
-const SIG_FIELDS = ['key', 'identity', 'issuer', 'subject', 'predicate_type', 'builder_id', 'source_repository', 'log_index', 'integrated_time', 'seq', 'error'];
+// Fields a signature, attestation or Sigstore bundle may carry, in the order shown.
+const SIG_FIELDS = ['kind', 'issuer', 'trusted_root', 'predicate_type', 'builder_id', 'source_repository', 'source_commit',
+  'manifest_digest', 'docker_reference', 'log_index', 'integrated_time', 'seq', 'error'];
 
 function signer(s) {
-  return s.key ? `key ${s.key}` : s.identity ? `identity ${s.identity}` : 'unknown signer';
+  if (s.key) return `key ${s.key}`;
+  if (s.identity) return `identity ${s.identity}`;
+  return s.kind ? 'Sigstore bundle' : 'no trusted key';
+}
+
+function sigFacts(s) {
+  const pairs = SIG_FIELDS.filter((k) => s[k] !== undefined && s[k] !== null && s[k] !== '')
+    .map((k) => [k.replaceAll('_', ' '), String(s[k])]);
+  for (const [k, v] of Object.entries(s.github ?? {})) pairs.push([k.replaceAll('_', ' '), String(v)]);
+  return facts(pairs);
 }
 
 function sigList(list) {
   return h('ul', { class: 'plain' }, list.map((s) => h('li', null,
-    badge(s.verified ? 'verified' : 'not verified', s.verified ? 'ok' : 'bad'), ' ', signer(s),
-    facts(SIG_FIELDS.filter((k) => s[k] !== undefined && s[k] !== null && s[k] !== '' && k !== 'key').map((k) => [k.replaceAll('_', ' '), String(s[k])])))));
+    badge(s.verified ? 'verified' : 'not verified', s.verified ? 'ok' : 'bad'), ' ', signer(s), sigFacts(s))));
 }
 
+const isProvenance = (b) => /slsa\.dev\/provenance/.test(b.predicate_type ?? '');
+
 function signatures(d) {
-  const list = [...(d.signatures ?? []), ...(d.bundles ?? []).filter((b) => !b.predicate_type)];
+  const list = [...(d.signatures ?? []), ...(d.bundles ?? []).filter((b) => !isProvenance(b))];
   return h('section', { class: 'panel', 'aria-labelledby': 'signatures' },
     h('h2', { id: 'signatures' }, 'Signatures'),
     list.length ? sigList(list) : h('p', { class: 'muted' }, 'none'));
 }
 
 function provenance(d) {
-  const list = [...(d.attestations ?? []), ...(d.bundles ?? []).filter((b) => b.predicate_type)];
+  const list = [...(d.attestations ?? []), ...(d.bundles ?? []).filter(isProvenance)];
   return h('section', { class: 'panel', 'aria-labelledby': 'provenance' },
     h('h2', { id: 'provenance' }, 'Provenance and attestations'),
     list.length ? sigList(list) : h('p', { class: 'muted' }, 'none'));
@@ -141,7 +152,7 @@ function observations(d, entries) {
 }
 
 function decisions(history, digest) {
-  const rows = history.entries.map((e) => [seqLink(e.seq), time(e.time), e.kind, e.actor, summary(e)]);
+  const rows = history.entries.map((e) => [seqLink(e.seq), time(e.time), e.kind, e.actor, h('span', { class: 'summary' }, summary(e))]);
   return h('section', { class: 'panel', 'aria-labelledby': 'entries' },
     h('h2', { id: 'entries' }, 'Decisions and entries (newest first)'),
     rows.length ? table(['Seq', 'Time', 'Kind', 'Actor', 'Summary'], rows) : h('p', { class: 'muted' }, 'none'),

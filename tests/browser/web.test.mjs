@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +30,7 @@ const D1 = 'sha256:c0290ad845d83b226607b81cd7a29fc0fafe92a13df9cc97627ba18189b61
 const D2 = `sha256:${createHash('sha256').update('digestgate browser test v1.4.3').digest('hex')}`;
 const REPO = 'ghcr.io/acme/app';
 
+const signer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 let dir;
 let daemon;
 let url;
@@ -64,7 +65,10 @@ async function startDaemon() {
   const state = path.join(dir, 'state');
   fs.mkdirSync(state, { mode: 0o700 });
   execFileSync(daemonBin, ['init', '--state-dir', state], { stdio: 'ignore' });
-  fs.copyFileSync(path.join(root, 'docs/examples/demo-policy.json'), path.join(dir, 'policy.json'));
+  // The demo policy, trusting a key that signs the second digest (cosign simple signing).
+  const policy = JSON.parse(fs.readFileSync(path.join(root, 'docs/examples/demo-policy.json'), 'utf8'));
+  policy.trusted_keys = { 'ci-signer': { public_key_pem: signer.publicKey.export({ type: 'spki', format: 'pem' }) } };
+  fs.writeFileSync(path.join(dir, 'policy.json'), JSON.stringify(policy, null, 2));
   const config = {
     listen: '127.0.0.1:0',
     state_dir: state,
@@ -103,10 +107,15 @@ function walkthrough() {
   assert.equal(cli(['promote', '--env', 'production', '--ref', `${REPO}@${D1}`]).code, 0);
   assert.equal(cli(['report', '--env', 'production', '--digest', D1, '--status', 'succeeded']).code, 0);
 
-  const evidence = fs.readFileSync(path.join(root, 'docs/examples/evidence.json'), 'utf8')
-    .replaceAll(D1, D2).replaceAll('v1.4.2', 'v1.4.3');
+  const evidence = JSON.parse(fs.readFileSync(path.join(root, 'docs/examples/evidence.json'), 'utf8')
+    .replaceAll(D1, D2).replaceAll('v1.4.2', 'v1.4.3'));
+  const payload = Buffer.from(JSON.stringify({
+    critical: { identity: { 'docker-reference': REPO }, image: { 'docker-manifest-digest': D2 }, type: 'cosign container image signature' },
+    optional: null,
+  }));
+  evidence.signatures = [{ payload: payload.toString('base64'), signature: sign('sha256', payload, signer.privateKey).toString('base64') }];
   const second = path.join(dir, 'evidence-v1.4.3.json');
-  fs.writeFileSync(second, evidence);
+  fs.writeFileSync(second, JSON.stringify(evidence));
   assert.equal(cli(['record', '--evidence', second]).code, 0);
   assert.equal(cli(['promote', '--env', 'staging', '--ref', `${REPO}@${D2}`]).code, 0);
   assert.equal(cli(['promote', '--env', 'production', '--ref', `${REPO}@${D2}`]).code, 0);
@@ -267,6 +276,8 @@ test('a digest shows all its evidence and where it is current', async () => {
   for (const s of ['vuln-scan', 'trivy 0.58.1', 'syft 1.18.1', 'critical 0, high 0, low 9, medium 2', 'trivy.sarif', 'sbom.spdx.json', '2026-11-20T10:05:00Z']) {
     assert.ok(gates.includes(s), `gates lack ${s}`);
   }
+  const signatures = await textOf(page, 'section[aria-labelledby="signatures"]');
+  assert.ok(signatures.includes('verified key ci-signer'), signatures);
   const current = await textOf(page, 'section[aria-labelledby="current-in"]');
   assert.ok(current.includes('production') && current.includes('staging'), current);
   const checks = await textOf(page, 'section[aria-labelledby="checks"]');

@@ -256,10 +256,23 @@ void print_verify_report(Context& c, const ledger::VerifyReport& report) {
   }
 }
 
+// The exit code for a ledger database that could not be verified or copied.
+int database_error(Context& c, const Error& error) {
+  if (error.code == Errc::unavailable || error.code == Errc::io) {
+    c.err << "digestgate: " << error.message << '\n';
+    return k_exit_unavailable;
+  }
+  if (error.code == Errc::corrupt) {
+    c.err << "digestgate: " << error.message << '\n';
+    return k_exit_refused;
+  }
+  return usage_error(c, error.message);
+}
+
 int cmd_ledger_verify(Context& c, const Args& args) {
   const std::string path = args.value("--db");
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
+  if (!ledger::is_postgresql(path) && !std::filesystem::is_regular_file(path, ec)) {
     return usage_error(c, "no ledger database at '" + path + "'");
   }
   auto verifier = verifier_argument(args);
@@ -268,10 +281,40 @@ int cmd_ledger_verify(Context& c, const Args& args) {
   }
   auto report = ledger::verify_ledger(path, *verifier);
   if (!report) {
-    return usage_error(c, "cannot verify '" + path + "': " + report.error().message);
+    return database_error(c, make_error(report.error().code, "cannot verify '" +
+                                                                 ledger::redact_database(path) +
+                                                                 "': " + report.error().message));
   }
   print_verify_report(c, *report);
   return report->ok ? k_exit_ok : k_exit_refused;
+}
+
+int cmd_ledger_copy(Context& c, const Args& args) {
+  const std::string from = args.value("--from");
+  const std::string to = args.value("--to");
+  std::error_code ec;
+  if (!ledger::is_postgresql(from) && !std::filesystem::is_regular_file(from, ec)) {
+    return usage_error(c, "no ledger database at '" + from + "'");
+  }
+  if (from == to) {
+    return usage_error(c, "--from and --to name the same ledger");
+  }
+  auto copied = ledger::copy_ledger(from, to);
+  if (!copied) {
+    return database_error(c, copied.error());
+  }
+  if (c.json) {
+    c.out << json{{"entries", copied->entries},
+                  {"checkpoints", copied->checkpoints},
+                  {"root_hash", copied->root_hex}}
+                 .dump(2)
+          << '\n';
+  } else {
+    c.out << "copied " << copied->entries << " entries and " << copied->checkpoints
+          << " checkpoints to " << ledger::redact_database(to) << ", root " << copied->root_hex
+          << " (verified)\n";
+  }
+  return k_exit_ok;
 }
 
 } // namespace
@@ -306,11 +349,24 @@ std::vector<VerbSpec> ledger_verbs() {
        .description =
            "Recomputes every leaf and the tree, and checks every stored checkpoint's root and\n"
            "signature; names the first bad entry. Works on a live database. Exits 0 if the\n"
-           "ledger verifies, 1 if it does not, 2 if the file is not a ledger database.\n",
-       .flags = {{"--db", "FILE", "the ledger database", true},
+           "ledger verifies, 1 if it does not, 2 if the file is not a ledger database, 3 if\n"
+           "the PostgreSQL server cannot be reached.\n",
+       .flags = {{"--db", "FILE|URL", "the ledger database: a file, or postgresql://...", true},
                  {"--key", "VERIFIER",
                   "checkpoint verifier, or a file holding it (default: the database's key)"}},
        .handler = cmd_ledger_verify},
+      {.name = "ledger copy",
+       .summary = "Copy a ledger between SQLite and PostgreSQL unchanged",
+       .description =
+           "Copies every entry, tree node, checkpoint and trusted key: the same seqs, bytes and\n"
+           "hashes, so every published checkpoint and proof stays valid. The source must verify;\n"
+           "the target must hold no entries (a database without the schema gets it). The copy\n"
+           "is verified before the command succeeds. Exits 0 on success, 1 if the source does\n"
+           "not verify, 2 for a bad argument or a target that holds entries, 3 if a database\n"
+           "cannot be reached.\n",
+       .flags = {{"--from", "FILE|URL", "the ledger to copy", true},
+                 {"--to", "FILE|URL", "the new ledger: a file, or postgresql://...", true}},
+       .handler = cmd_ledger_copy},
   };
 }
 

@@ -1,6 +1,7 @@
 // The ledger's entry points: the entry format, and the choice of backend for a database.
 #include "ledger/ledger.hpp"
 
+#include "ledger/pg_ledger.hpp"
 #include "ledger/sqlite_ledger.hpp"
 #include "util/files.hpp"
 
@@ -21,18 +22,57 @@ std::string entry_bytes(std::int64_t seq,
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+bool is_postgresql(std::string_view database) {
+  return pg::is_url(database);
+}
+
+std::string redact_database(const std::string& database) {
+  if (!is_postgresql(database)) {
+    return database;
+  }
+  // postgresql://user:password@host...: the password ends at the last '@' of the authority.
+  auto scheme = database.find("://") + 3;
+  auto authority_end = database.find_first_of("/?", scheme);
+  auto at =
+      database.rfind('@', authority_end == std::string::npos ? std::string::npos : authority_end);
+  if (at == std::string::npos || at < scheme) {
+    return database;
+  }
+  auto colon = database.find(':', scheme);
+  if (colon == std::string::npos || colon > at) {
+    return database;
+  }
+  return database.substr(0, colon + 1) + "***" + database.substr(at);
+}
+
+Result<void> Ledger::initialize(const InitOptions& options, const Bytes& checkpoint_public_key) {
+  if (is_postgresql(options.database)) {
+    return pg_backend::initialize(options, checkpoint_public_key);
+  }
+  if (!options.app_role.empty()) {
+    return make_error(Errc::invalid_argument, "an application role applies to PostgreSQL only");
+  }
+  return sqlite_backend::initialize(options.database, checkpoint_public_key);
+}
+
 Result<void> Ledger::initialize(const std::string& database, const Bytes& checkpoint_public_key) {
-  return sqlite_backend::initialize(database, checkpoint_public_key);
+  return initialize(InitOptions{database, "", ""}, checkpoint_public_key);
 }
 
 Result<std::unique_ptr<Ledger>> Ledger::open(const Options& options) {
   if (!options.key) {
     return make_error(Errc::invalid_argument, "no checkpoint key");
   }
+  if (is_postgresql(options.database)) {
+    return pg_backend::open(options);
+  }
   return sqlite_backend::open(options);
 }
 
 Result<VerifyReport> verify_ledger(const std::string& database, const std::string& verifier) {
+  if (is_postgresql(database)) {
+    return pg_backend::verify(database, verifier);
+  }
   return sqlite_backend::verify(database, verifier);
 }
 
@@ -94,7 +134,9 @@ Result<bool> Ledger::renew_witness(const Options& options) {
     return false; // this key's own witness: it still guards against an older copy put back
   }
   // What the database says about itself, before the full check.
-  auto head = sqlite_backend::head(options.database);
+  auto head = is_postgresql(options.database)
+                  ? pg_backend::head(options.database, options.password_file)
+                  : sqlite_backend::head(options.database);
   if (!head) {
     return head.error();
   }

@@ -1,7 +1,8 @@
 // The ledger: an append-only, tamper-evident log of everything digestgate decides, with derived
 // tables that make every lookup an index lookup. Where it is stored (the backend) is named by one
-// string, the ledger's database: today a SQLite file (WAL, synchronous=FULL). Nothing outside this
-// room speaks SQL or knows the backend. The stored format is described in docs/ledger.md.
+// string, the ledger's database: a SQLite file path (WAL, synchronous=FULL), or a PostgreSQL URL
+// ("postgresql://...", libpq's syntax) for a ledger that several daemons share. Nothing outside
+// this room speaks SQL or knows the backend. The stored format is described in docs/ledger.md.
 //
 // Thread-safety: a Ledger may be used from any thread. Writes go through one writer thread that
 // commits concurrent appends together (group commit); every append is acknowledged, on a
@@ -167,8 +168,9 @@ using Step = std::function<std::optional<Draft>(View& view)>;
 using Done = std::function<void(Result<std::optional<Committed>> result)>;
 
 struct Options {
-  std::string database; // where the ledger is stored: a SQLite file
-  std::string origin;   // the checkpoint origin line and key name
+  std::string database;      // where the ledger is stored: a SQLite file or a PostgreSQL URL
+  std::string password_file; // PostgreSQL: a file holding the password (first line); optional
+  std::string origin;        // the checkpoint origin line and key name
   std::shared_ptr<const Ed25519PrivateKey> key;
   // A file outside the database where the newest checkpoint is kept, so that an older copy of
   // the database put back in place is detected. Empty: none.
@@ -201,8 +203,16 @@ struct StartReport {
   std::string checkpoints_problem;
 };
 
+struct InitOptions {
+  std::string database;
+  std::string password_file;
+  // PostgreSQL: the role the daemons connect as, granted SELECT and INSERT only. Empty: none.
+  std::string app_role;
+};
+
 class Ledger {
 public:
+  static Result<void> initialize(const InitOptions& options, const Bytes& checkpoint_public_key);
   // Create the database and its schema if absent, and record `checkpoint_public_key` (raw
   // Ed25519) as a key whose signatures on checkpoints are trusted.
   static Result<void> initialize(const std::string& database, const Bytes& checkpoint_public_key);
@@ -235,6 +245,9 @@ public:
   virtual StartReport start_report() const = 0;
   // The checkpoint key's note verifier string.
   virtual std::string verifier() const = 0;
+  // False while the database cannot be reached (PostgreSQL with no writable primary): writes
+  // then fail with Errc::unavailable. Always true for SQLite.
+  virtual bool available() const { return true; }
   // How many completion callbacks threw (each was caught).
   virtual std::uint64_t callback_failures() const = 0;
 
@@ -263,5 +276,21 @@ struct VerifyReport {
 // stored bytes, the tree, and every stored checkpoint's root and signature (against `verifier`
 // when given, else against the keys stored in the database).
 Result<VerifyReport> verify_ledger(const std::string& database, const std::string& verifier);
+
+// Whether `database` names a PostgreSQL ledger (else a SQLite file).
+bool is_postgresql(std::string_view database);
+// `database` with any password in it replaced by "***", for messages and logs.
+std::string redact_database(const std::string& database);
+
+struct CopyReport {
+  std::int64_t entries = 0;
+  std::int64_t checkpoints = 0;
+  std::string root_hex;
+};
+
+// Copy the ledger in `from` into `to` (SQLite or PostgreSQL either way) unchanged: the same
+// seqs, bytes, leaf and node hashes, checkpoints and trusted keys. `from` must verify; `to` must
+// hold no entries (it gets the schema if it has none). The copy is verified before it returns.
+Result<CopyReport> copy_ledger(const std::string& from, const std::string& to);
 
 } // namespace dg::ledger

@@ -105,7 +105,7 @@ Result<void> initialize(const std::string& path, const Bytes& checkpoint_public_
     for (const auto& k : store::checkpoint_keys(**conn)) {
       known = known || k == checkpoint_public_key;
     }
-    if (!known) {
+    if (!known && !checkpoint_public_key.empty()) {
       (*conn)
           ->prepare("INSERT INTO checkpoint_keys(public_key, added) VALUES(?, ?)")
           .bind_blob(1, checkpoint_public_key.data(), checkpoint_public_key.size())

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake libboost1.81-dev libboost-url1.81-dev libsqlite3-dev libssl-dev
+  build-essential cmake libboost1.81-dev libboost-url1.81-dev libsqlite3-dev libssl-dev libpq-dev
   nlohmann-json3-dev doctest-dev libpugixml-dev libyaml-dev pkg-config
   sqlite3 openssl ca-certificates curl clang-format
   "$@"

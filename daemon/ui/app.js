@@ -11,7 +11,7 @@ const main = document.getElementById('main');
 const who = document.getElementById('who');
 const nav = document.getElementById('nav');
 
-// The signed-in principal: {name, roles, operator}.
+// The signed-in principal: {name, roles, operator, recorder, promoter}.
 let principal = null;
 let renderCount = 0;
 
@@ -45,7 +45,13 @@ async function start() {
   }
   try {
     const me = await get('whoami');
-    principal = { name: me.name, roles: me.roles, operator: me.roles.includes('operator') };
+    principal = {
+      name: me.name,
+      roles: me.roles,
+      operator: me.roles.includes('operator'),
+      recorder: me.roles.includes('recorder'),
+      promoter: me.roles.includes('promoter'),
+    };
   } catch (e) {
     session.clear();
     signIn(e instanceof ApiError && e.status === 401 ? 'This token was not accepted.' : `Cannot reach the daemon: ${e.message}`);

@@ -4,6 +4,7 @@ import { get, enc } from './api.js';
 import { h, add, clear, replace, badge, digestLink, seqLink, time, ago, table } from './dom.js';
 import { revocations } from './data.js';
 import { openRollback } from './actions.js';
+import { openRecord, openPromote } from './intake.js';
 
 const HISTORY = 500;
 
@@ -12,12 +13,21 @@ export async function environmentsPage(target, ctx) {
   const details = await Promise.all(list.environments.map((env) =>
     get(`environments/${enc(env.name)}?limit=${HISTORY}`)));
   if (!ctx.isCurrent()) return;
-  replace(target, h('h1', null, 'Environments'));
+  replace(target, h('h1', null, 'Environments'), intakeActions(list, ctx));
   if (list.environments.length === 0) {
     target.append(h('p', null, 'No environment yet: the policy names none.'));
     return;
   }
   list.environments.forEach((env, i) => target.append(environmentSection(env, details[i], revoked, ctx)));
+}
+
+function intakeActions(list, ctx) {
+  const { recorder, promoter } = ctx.principal;
+  if (!recorder && !promoter) return null;
+  const names = list.environments.filter((e) => e.in_policy !== false).map((e) => e.name);
+  return h('div', { class: 'actions' },
+    recorder ? h('button', { type: 'button', id: 'record', onclick: () => openRecord({ done: ctx.rerender }) }, 'Record evidence…') : null,
+    promoter && names.length ? h('button', { type: 'button', id: 'promote', onclick: () => openPromote({ environments: names, done: ctx.rerender }) }, 'Promote…') : null);
 }
 
 function revokedMark(digest, revoked) {

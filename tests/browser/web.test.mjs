@@ -28,6 +28,7 @@ const OPS = 'ops-token-for-the-browser-tests';
 const VIEWER = 'viewer-token-for-the-browser-tests';
 const D1 = 'sha256:c0290ad845d83b226607b81cd7a29fc0fafe92a13df9cc97627ba18189b61426';
 const D2 = `sha256:${createHash('sha256').update('digestgate browser test v1.4.3').digest('hex')}`;
+const D3 = `sha256:${createHash('sha256').update('digestgate browser test v1.4.4').digest('hex')}`;
 const REPO = 'ghcr.io/acme/app';
 
 const signer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -502,6 +503,52 @@ test('the actions work from the keyboard, and a refused rollback shows its reaso
   assert.ok(last.body.reasons.some((r) => r.code === 'revoked'));
 });
 
+test('the walkthrough from the page: record evidence, a refused tag, a dry run, then a promotion', async () => {
+  await open(page, '#/environments');
+  await page.click('#record');
+  await page.waitForSelector('dialog[open] #evidence');
+  const evidence = fs.readFileSync(path.join(root, 'docs/examples/evidence.json'), 'utf8')
+    .replaceAll(D1, D3).replaceAll('v1.4.2', 'v1.4.4');
+  await page.$eval('#evidence', (el, text) => { el.value = text; }, evidence); // as pasted
+  await page.click('#record-send');
+  await page.waitForFunction(() => document.querySelector('#record-result')?.textContent.startsWith('recorded'));
+  const recorded = await textOf(page, '#record-result');
+  assert.ok(recorded.includes(D3) && recorded.includes('digest-bound ok'), recorded);
+  assert.equal(cliJson(['status', D3]).digest, D3);
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('dialog[open]'));
+  await rendered(page);
+
+  const size = () => Number(cli(['ledger', 'checkpoint']).out.split('\n')[1]);
+  await page.click('#promote');
+  await page.waitForSelector('dialog[open] #promote-refs');
+  await page.select('#promote-env', 'staging');
+  await page.type('#promote-refs', `${REPO}:v1.4.4`);
+  const before = size();
+  await page.click('#promote-review');
+  await page.waitForSelector('#promote-decision');
+  const refused = await textOf(page, '#promote-decision');
+  assert.ok(refused.startsWith('refused dry run') && refused.includes('mutable-reference'), refused);
+  assert.equal(await page.$('#promote-confirm'), null);
+
+  await page.$eval('#promote-refs', (el) => { el.value = ''; });
+  await page.type('#promote-refs', `${REPO}@${D3}`);
+  await page.click('#promote-review');
+  await page.waitForSelector('#promote-confirm');
+  const approved = await textOf(page, '#promote-decision');
+  assert.ok(approved.startsWith('approved dry run: nothing was ledgered'), approved);
+  assert.ok(approved.includes(`from ${D1}`) && approved.includes(`to ${D3}`), approved);
+  assert.equal(size(), before); // dry runs are not ledgered
+  await page.click('#promote-confirm');
+  await page.waitForFunction(() => !document.querySelector('dialog[open]'));
+  await rendered(page);
+  const env = cliJson(['env', 'staging']);
+  assert.equal(env.repositories[REPO].current.digest, D3);
+  assert.equal(size(), before + 1);
+  const staging = await page.$eval('section[aria-labelledby="env-staging"] tbody td:nth-child(2)', (td) => td.textContent);
+  assert.ok(staging.includes(D3), staging);
+});
+
 test('a reader sees no actions, and an action forged with a reader token gets 403', async () => {
   const context = await browser.createBrowserContext();
   try {
@@ -510,6 +557,8 @@ test('a reader sees no actions, and an action forged with a reader token gets 40
     assert.equal(await textOf(reader, '#principal'), 'Signed in as viewer (reader)');
     await reader.waitForFunction(() => document.querySelector('section[aria-labelledby="env-production"]'));
     assert.equal(await reader.$$eval('button.rollback', (b) => b.length), 0);
+    assert.equal(await reader.$('#record'), null);
+    assert.equal(await reader.$('#promote'), null);
     await open(reader, `#/digest/${D1}`);
     assert.equal(await reader.$('#revoke'), null);
     assert.ok((await textOf(reader, 'h1')).includes(D1));
@@ -532,5 +581,5 @@ test('no page logged an error or broke its Content-Security-Policy', () => {
   assert.deepEqual(problems, []);
   // Only the wrong token and the two forged actions were refused.
   assert.deepEqual(httpErrors, ['401 GET /v1/whoami', '403 POST /v1/environments/staging/rollback',
-    '403 POST /v1/revocations', '403 POST /v1/environments/production/rollback']);
+    '403 POST /v1/promotions', '403 POST /v1/revocations', '403 POST /v1/environments/production/rollback']);
 });

@@ -15,7 +15,8 @@ using nlohmann::json;
 std::size_t merge_entries(policy::Facts& facts, const std::vector<ledger::Entry>& entries) {
   std::size_t bytes = 0;
   for (const auto& e : entries) {
-    auto record = policy::parse_record(e.body.value("evidence", json()));
+    auto record =
+        policy::parse_record(e.body.value("evidence", json()), policy::RecordSource::ledger);
     if (record) {
       std::ignore = policy::merge_record(facts, *record, e.seq); // ledgered records never conflict
     }

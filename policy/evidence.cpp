@@ -26,65 +26,216 @@ bool is_index_media_type(const json& media_type) {
          m == "application/vnd.docker.distribution.manifest.list.v2+json";
 }
 
-Result<void> optional_string(const json& obj, const char* key, const std::string& place) {
-  auto it = obj.find(key);
-  if (it != obj.end() && !it->is_null() && !it->is_string()) {
-    return bad(place + "." + key, "must be a string");
+using Reader = FieldReader;
+
+// A sha256 digest field, when present.
+Result<void> optional_digest(Reader& r, std::string_view key) {
+  auto d = r.optional_string(key);
+  if (!d) {
+    return d.error();
+  }
+  if (d->has_value() && !is_sha256_digest(**d)) {
+    return r.error(key, "must be sha256:<64 lowercase hex>");
   }
   return {};
 }
 
-Result<void> optional_time(const json& obj, const char* key, const std::string& place) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) {
-    return {};
-  }
-  if (!it->is_string()) {
-    return bad(place + "." + key, "must be an RFC 3339 timestamp string");
-  }
-  auto t = parse_rfc3339(it->get<std::string>());
-  if (!t) {
-    return bad(place + "." + key, t.error().message);
+Result<void> read_platforms(Reader& r) {
+  auto present = r.optional_objects("platforms", [](Reader& p) -> Result<void> {
+    DG_TRY(p.optional_string("platform"));
+    return optional_digest(p, "digest");
+  });
+  if (!present) {
+    return present.error();
   }
   return {};
 }
 
-Result<void> optional_object(const json& obj, const char* key, const std::string& place) {
-  auto it = obj.find(key);
-  if (it != obj.end() && !it->is_null() && !it->is_object()) {
-    return bad(place + "." + key, "must be an object");
+Result<void> read_tags(Reader& s, const std::string& repository) {
+  auto tags = s.optional_strings("tags");
+  if (!tags) {
+    return s.error("tags", "must be a list of tags");
   }
-  return {};
-}
-
-Result<void> optional_array(const json& obj, const char* key, const std::string& place) {
-  auto it = obj.find(key);
-  if (it != obj.end() && !it->is_null() && !it->is_array()) {
-    return bad(place + "." + key, "must be a list");
-  }
-  return {};
-}
-
-Result<void> check_platforms(const json& list, const std::string& place) {
-  if (list.is_null()) {
-    return {};
-  }
-  if (!list.is_array()) {
-    return bad(place, "must be a list of {\"platform\", \"digest\"}");
-  }
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    std::string here = place + "[" + std::to_string(i) + "]";
-    const json& p = list[i];
-    if (!p.is_object()) {
-      return bad(here, "must be an object {\"platform\", \"digest\"}");
-    }
-    DG_TRY(optional_string(p, "platform", here));
-    DG_TRY(optional_string(p, "digest", here));
-    if (p.contains("digest") && p["digest"].is_string() &&
-        !is_sha256_digest(p["digest"].get<std::string>())) {
-      return bad(here + ".digest", "must be sha256:<64 lowercase hex>");
+  for (std::size_t i = 0; tags->has_value() && i < (*tags)->size(); ++i) {
+    if (!parse_reference(repository + ":" + (**tags)[i])) {
+      return s.error("tags[" + std::to_string(i) + "]", "is not a valid tag");
     }
   }
+  return {};
+}
+
+// subject.labels: open keys, string values.
+Result<void> read_labels(Reader& s) {
+  const json* labels = s.raw("labels");
+  if (labels == nullptr) {
+    return {};
+  }
+  if (!labels->is_object()) {
+    return s.error("labels", "must be an object of strings");
+  }
+  for (const auto& [key, value] : labels->items()) {
+    if (!value.is_string()) {
+      return s.error("labels." + key, "must be a string");
+    }
+  }
+  return {};
+}
+
+Result<void> read_subject(Reader& s, Record& record) {
+  auto name = s.optional_string("name");
+  if (!name) {
+    return name.error();
+  }
+  if (!name->has_value()) {
+    return s.missing("name", "a repository name such as ghcr.io/acme/app");
+  }
+  auto digest = s.optional_string("digest");
+  if (!digest) {
+    return digest.error();
+  }
+  if (!digest->has_value()) {
+    return s.missing("digest", "sha256:<64 lowercase hex>");
+  }
+  auto repository = normalize_repository(**name);
+  if (!repository) {
+    return s.error("name", "'" + (*name)->substr(0, 300) +
+                               "' is not a repository name: " + repository.error().message);
+  }
+  record.repository = *repository;
+  record.digest = **digest;
+  if (!is_sha256_digest(record.digest)) {
+    return s.error("digest",
+                   "'" + record.digest.substr(0, 100) + "' is not sha256:<64 lowercase hex>");
+  }
+  DG_TRY(s.optional_string("media_type"));
+  DG_TRY(read_platforms(s));
+  DG_TRY(read_tags(s, record.repository));
+  return read_labels(s);
+}
+
+Result<void> read_strings(Reader& r, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    DG_TRY(r.optional_string(key));
+  }
+  return {};
+}
+
+Result<void> read_mirror(Reader& m) {
+  auto name = m.optional_string("name");
+  if (!name) {
+    return name.error();
+  }
+  if (!name->has_value()) {
+    return m.missing("name", "a repository name");
+  }
+  if (!normalize_repository(**name)) {
+    return m.error("name", "is not a repository name");
+  }
+  DG_TRY(optional_digest(m, "digest"));
+  DG_TRY(read_platforms(m));
+  DG_TRY(m.optional_time("observed_at"));
+  return {};
+}
+
+// gates[i].findings: open severities, non-negative integer counts.
+Result<void> read_findings(Reader& g) {
+  const json* findings = g.raw("findings");
+  if (findings == nullptr) {
+    return {};
+  }
+  if (!findings->is_object()) {
+    return g.error("findings", "must be an object of severity: count");
+  }
+  for (const auto& [severity, count] : findings->items()) {
+    if (!count.is_number_integer() || count.get<std::int64_t>() < 0) {
+      return g.error("findings." + severity, "must be a non-negative integer");
+    }
+  }
+  return {};
+}
+
+Result<void> read_artifact(Reader& a) {
+  DG_TRY(a.optional_string("name"));
+  auto sha = a.optional_string("sha256");
+  if (!sha) {
+    return sha.error();
+  }
+  if (sha->has_value() && !is_lower_hex(**sha, 64)) {
+    return a.error("sha256", "must be 64 lowercase hex");
+  }
+  DG_TRY(a.optional_time("created_at"));
+  return {};
+}
+
+Result<void> read_gate(Reader& g) {
+  auto name = g.optional_string("name");
+  if (!name) {
+    return name.error();
+  }
+  if (!name->has_value() || (*name)->empty()) {
+    return g.missing("name", "a non-empty string");
+  }
+  auto result = g.optional_string("result");
+  if (!result) {
+    return result.error();
+  }
+  if (!result->has_value()) {
+    return g.missing("result", "\"pass\" or \"fail\"");
+  }
+  DG_TRY(g.optional_string("target"));
+  DG_TRY(g.optional_time("started_at"));
+  DG_TRY(g.optional_time("finished_at"));
+  DG_TRY(g.optional_object("tool", [](Reader& t) { return read_strings(t, {"name", "version"}); }));
+  DG_TRY(read_findings(g));
+  DG_TRY(g.optional_objects("artifacts", read_artifact));
+  return {};
+}
+
+// A cosign simple-signing signature: both fields required, their content judged at promotion.
+Result<void> read_signature(Reader& s) {
+  DG_TRY(s.string("payload"));
+  DG_TRY(s.string("signature"));
+  return {};
+}
+
+// A DSSE envelope; its payload is judged at promotion (policy/attestation.hpp).
+Result<void> read_attestation(Reader& a) {
+  return a.object("envelope", [](Reader& e) -> Result<void> {
+    DG_TRY(read_strings(e, {"payloadType", "payload"}));
+    DG_TRY(e.optional_objects("signatures", [](Reader& s) {
+      return read_strings(s, {"keyid", "sig"});
+    }));
+    return {};
+  });
+}
+
+// A Sigstore bundle, open (judged by its own format), with the payload of a message signature.
+Result<void> read_bundle(Reader& b) {
+  const json* bundle = b.raw("bundle");
+  if (bundle == nullptr) {
+    return b.missing("bundle", "a Sigstore bundle");
+  }
+  if (!bundle->is_object()) {
+    return b.error("bundle", "must be an object (a Sigstore bundle)");
+  }
+  DG_TRY(b.optional_string("payload"));
+  return {};
+}
+
+Result<void> read_record(Reader& r, Record& record) {
+  DG_TRY(r.object("subject", [&](Reader& s) { return read_subject(s, record); }));
+  DG_TRY(r.optional_object("source", [](Reader& s) {
+    return read_strings(s, {"repository", "commit", "ref"});
+  }));
+  DG_TRY(r.optional_object("build", [](Reader& b) {
+    return read_strings(b, {"builder_id", "run_id", "run_url", "base_image"});
+  }));
+  DG_TRY(r.optional_time("pushed_at"));
+  DG_TRY(r.optional_objects("mirrors", read_mirror));
+  DG_TRY(r.optional_objects("gates", read_gate));
+  DG_TRY(r.optional_objects("signatures", read_signature));
+  DG_TRY(r.optional_objects("attestations", read_attestation));
+  DG_TRY(r.optional_objects("bundles", read_bundle));
   return {};
 }
 
@@ -149,7 +300,7 @@ bool nested_deeper_than(const json& doc, std::size_t limit) {
   return false;
 }
 
-Result<Record> parse_record(const json& doc) {
+Result<Record> parse_record(const json& doc, RecordSource source) {
   if (!doc.is_object()) {
     return bad("record", "must be a JSON object");
   }
@@ -157,159 +308,12 @@ Result<Record> parse_record(const json& doc) {
     return bad("record", "nests arrays and objects deeper than " +
                              std::to_string(k_max_record_depth) + " levels");
   }
-  auto subject_it = doc.find("subject");
-  if (subject_it == doc.end() || !subject_it->is_object()) {
-    return bad("subject", "is required (an object with name and digest)");
-  }
-  const json& subject = *subject_it;
-  if (!subject.contains("name") || !subject["name"].is_string()) {
-    return bad("subject.name", "is required (a repository name such as ghcr.io/acme/app)");
-  }
-  if (!subject.contains("digest") || !subject["digest"].is_string()) {
-    return bad("subject.digest", "is required (sha256:<64 lowercase hex>)");
-  }
   Record record;
-  std::string name = subject["name"].get<std::string>();
-  auto repository = normalize_repository(name);
-  if (!repository) {
-    return bad("subject.name", "'" + name.substr(0, 300) +
-                                   "' is not a repository name: " + repository.error().message);
-  }
-  record.repository = *repository;
-  record.digest = subject["digest"].get<std::string>();
-  if (!is_sha256_digest(record.digest)) {
-    return bad("subject.digest",
-               "'" + record.digest.substr(0, 100) + "' is not sha256:<64 lowercase hex>");
-  }
-  DG_TRY(optional_string(subject, "media_type", "subject"));
-  DG_TRY(check_platforms(subject.value("platforms", json()), "subject.platforms"));
-  if (subject.contains("tags")) {
-    const json& tags = subject["tags"];
-    if (!tags.is_array()) {
-      return bad("subject.tags", "must be a list of tags");
-    }
-    for (std::size_t i = 0; i < tags.size(); ++i) {
-      if (!tags[i].is_string() ||
-          !parse_reference(record.repository + ":" + tags[i].get<std::string>())) {
-        return bad("subject.tags[" + std::to_string(i) + "]", "is not a valid tag");
-      }
-    }
-  }
-  DG_TRY(optional_object(subject, "labels", "subject"));
-  if (subject.contains("labels") && subject["labels"].is_object()) {
-    for (const auto& [key, value] : subject["labels"].items()) {
-      if (!value.is_string()) {
-        return bad("subject.labels." + key, "must be a string");
-      }
-    }
-  }
-  DG_TRY(optional_object(doc, "source", "record"));
-  if (doc.contains("source") && doc["source"].is_object()) {
-    for (const char* k : {"repository", "commit", "ref"}) {
-      DG_TRY(optional_string(doc["source"], k, "source"));
-    }
-  }
-  DG_TRY(optional_object(doc, "build", "record"));
-  if (doc.contains("build") && doc["build"].is_object()) {
-    for (const char* k : {"builder_id", "run_id", "run_url", "base_image"}) {
-      DG_TRY(optional_string(doc["build"], k, "build"));
-    }
-  }
-  DG_TRY(optional_time(doc, "pushed_at", "record"));
-  DG_TRY(optional_array(doc, "mirrors", "record"));
-  if (doc.contains("mirrors") && doc["mirrors"].is_array()) {
-    const json& mirrors = doc["mirrors"];
-    for (std::size_t i = 0; i < mirrors.size(); ++i) {
-      std::string here = "mirrors[" + std::to_string(i) + "]";
-      const json& m = mirrors[i];
-      if (!m.is_object() || !m.contains("name") || !m["name"].is_string()) {
-        return bad(here, "must be an object with a name");
-      }
-      if (!normalize_repository(m["name"].get<std::string>())) {
-        return bad(here + ".name", "is not a repository name");
-      }
-      DG_TRY(optional_string(m, "digest", here));
-      if (m.contains("digest") && m["digest"].is_string() &&
-          !is_sha256_digest(m["digest"].get<std::string>())) {
-        return bad(here + ".digest", "must be sha256:<64 lowercase hex>");
-      }
-      DG_TRY(check_platforms(m.value("platforms", json()), here + ".platforms"));
-      DG_TRY(optional_time(m, "observed_at", here));
-    }
-  }
-  DG_TRY(optional_array(doc, "gates", "record"));
-  if (doc.contains("gates") && doc["gates"].is_array()) {
-    const json& gates = doc["gates"];
-    for (std::size_t i = 0; i < gates.size(); ++i) {
-      std::string here = "gates[" + std::to_string(i) + "]";
-      const json& g = gates[i];
-      if (!g.is_object()) {
-        return bad(here, "must be an object");
-      }
-      if (!g.contains("name") || !g["name"].is_string() || g["name"].get<std::string>().empty()) {
-        return bad(here + ".name", "is required");
-      }
-      if (!g.contains("result") || !g["result"].is_string()) {
-        return bad(here + ".result", "is required (\"pass\" or \"fail\")");
-      }
-      DG_TRY(optional_string(g, "target", here));
-      DG_TRY(optional_time(g, "started_at", here));
-      DG_TRY(optional_time(g, "finished_at", here));
-      DG_TRY(optional_object(g, "tool", here));
-      if (g.contains("tool") && g["tool"].is_object()) {
-        DG_TRY(optional_string(g["tool"], "name", here + ".tool"));
-        DG_TRY(optional_string(g["tool"], "version", here + ".tool"));
-      }
-      DG_TRY(optional_object(g, "findings", here));
-      if (g.contains("findings") && g["findings"].is_object()) {
-        for (const auto& [severity, count] : g["findings"].items()) {
-          if (!count.is_number_integer() || count.get<std::int64_t>() < 0) {
-            return bad(here + ".findings." + severity, "must be a non-negative integer");
-          }
-        }
-      }
-      DG_TRY(optional_array(g, "artifacts", here));
-      if (g.contains("artifacts") && g["artifacts"].is_array()) {
-        const json& artifacts = g["artifacts"];
-        for (std::size_t k = 0; k < artifacts.size(); ++k) {
-          std::string at = here + ".artifacts[" + std::to_string(k) + "]";
-          const json& a = artifacts[k];
-          if (!a.is_object()) {
-            return bad(at, "must be an object");
-          }
-          DG_TRY(optional_string(a, "name", at));
-          DG_TRY(optional_string(a, "sha256", at));
-          if (a.contains("sha256") && a["sha256"].is_string() &&
-              !is_lower_hex(a["sha256"].get<std::string>(), 64)) {
-            return bad(at + ".sha256", "must be 64 lowercase hex");
-          }
-          DG_TRY(optional_time(a, "created_at", at));
-        }
-      }
-    }
-  }
-  DG_TRY(optional_array(doc, "signatures", "record"));
-  if (doc.contains("signatures") && doc["signatures"].is_array()) {
-    const json& sigs = doc["signatures"];
-    for (std::size_t i = 0; i < sigs.size(); ++i) {
-      std::string here = "signatures[" + std::to_string(i) + "]";
-      if (!sigs[i].is_object() || !sigs[i].contains("payload") || !sigs[i]["payload"].is_string() ||
-          !sigs[i].contains("signature") || !sigs[i]["signature"].is_string()) {
-        return bad(here, "must be {\"payload\": base64, \"signature\": base64}");
-      }
-    }
-  }
-  DG_TRY(optional_array(doc, "attestations", "record"));
-  if (doc.contains("attestations") && doc["attestations"].is_array()) {
-    const json& atts = doc["attestations"];
-    for (std::size_t i = 0; i < atts.size(); ++i) {
-      if (!atts[i].is_object() || !atts[i].contains("envelope") ||
-          !atts[i]["envelope"].is_object()) {
-        return bad("attestations[" + std::to_string(i) + "]",
-                   "must be {\"envelope\": a DSSE envelope}");
-      }
-    }
-  }
+  const bool ledgered = source == RecordSource::ledger;
+  DG_TRY(FieldReader::read(
+      doc, "", [&](Reader& r) { return read_record(r, record); },
+      ledgered ? FieldReader::Nulls::absent : FieldReader::Nulls::refused,
+      ledgered ? FieldReader::Unknown::kept : FieldReader::Unknown::refused));
   record.document = doc;
   return record;
 }
@@ -411,6 +415,11 @@ Result<void> merge_record(Facts& facts, const Record& record, std::int64_t seq) 
   if (doc.contains("attestations") && doc["attestations"].is_array()) {
     for (const auto& a : doc["attestations"]) {
       facts.attestations.push_back(a);
+    }
+  }
+  if (doc.contains("bundles") && doc["bundles"].is_array()) {
+    for (const auto& b : doc["bundles"]) {
+      facts.bundles.push_back(b);
     }
   }
   facts.validations.push_back(seq);

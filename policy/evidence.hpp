@@ -34,10 +34,18 @@ inline constexpr std::size_t k_max_record_depth = 64;
 // request body must pass this before anything else touches it.
 bool nested_deeper_than(const json& doc, std::size_t limit);
 
-// Check the shape of a record: nested at most k_max_record_depth levels, subject.name and
-// subject.digest present and valid, every other known field of the right type, every timestamp
-// RFC 3339. Fails with Errc::invalid_argument and a message that names the field.
-Result<Record> parse_record(const json& document);
+// Where a record comes from: a request, judged strictly, or the ledger, where it was judged when it
+// was written, perhaps by an earlier version that knew other fields.
+enum class RecordSource { request, ledger };
+
+// Check the shape of a record (docs/schemas/validation.schema.json): nested at most
+// k_max_record_depth levels, subject.name and subject.digest present and valid, every other field
+// of the contract of the right type, every timestamp RFC 3339, and no other field at any level
+// but inside the maps open by nature (subject.labels, a gate's findings, a Sigstore bundle).
+// Fails with Errc::invalid_argument and a message that names the field by its path
+// ("gates[0].finding: unknown field"). From RecordSource::ledger, unknown fields are kept and a
+// null field reads as absent.
+Result<Record> parse_record(const json& document, RecordSource source = RecordSource::request);
 
 // One of the daemon's own checks: ok, or the problems found.
 struct Check {
@@ -74,6 +82,7 @@ struct Facts {
   std::map<std::string, json> gates;   // latest result per gate name, with "seq"
   std::vector<json> signatures;
   std::vector<json> attestations;
+  std::vector<json> bundles;             // {"bundle", "payload"?} items, not verified here
   std::vector<std::int64_t> validations; // seqs of the validation entries
 
   // The repositories under which this digest is known: the subject and every mirror.

@@ -4,7 +4,8 @@
 // listed in k_schematic (each with the reason it cannot be JSON; a listed block that has become
 // valid JSON, or that no longer exists, fails the test so the list stays honest). Each parsed
 // block is then classified by shape and checked where it is an input:
-//   - an evidence record ("subject"): POST /v1/validations answers 201;
+//   - an evidence record ("subject"): POST /v1/validations answers 201, and the record validates
+//     against docs/schemas/validation.schema.json (python3-jsonschema);
 //   - a policy ("environments"): `digestgate policy check` exits 0 and a daemon starts with it;
 //   - a daemon configuration ("listen" and "principals"): a daemon starts with it, with listen,
 //     state_dir and policy rewritten to temporary ones and TLS files generated;
@@ -192,6 +193,18 @@ void check_config(const json& config, const std::string& label) {
   }
 }
 
+// Every record of `records` validates against docs/schemas/validation.schema.json, by an
+// independent validator (python3-jsonschema, through tests/schema/validate.py).
+void check_against_schema(const json& records) {
+  TempDir dir;
+  const std::string path = dir.path() + "/records.json";
+  std::ofstream(path) << records.dump(1);
+  auto checked = run_process({"python3", k_root + "/tests/schema/validate.py",
+                              k_root + "/docs/schemas/validation.schema.json", "--accept", path});
+  CHECK_MESSAGE(checked.exit_code == 0,
+                "the documented records against the schema: " << checked.out << checked.err);
+}
+
 } // namespace
 
 TEST_SUITE_BEGIN("E2E docs");
@@ -220,6 +233,7 @@ TEST_CASE("Every JSON example in the documentation parses and the daemon accepts
   REQUIRE_MESSAGE(recorded.status == 201, recorded.body);
 
   int next_digest = 0;
+  json records = json::array({json::parse(slurp(k_root + "/docs/examples/evidence.json"))});
   int evidence = 0;
   int policies = 0;
   int configs = 0;
@@ -247,6 +261,7 @@ TEST_CASE("Every JSON example in the documentation parses and the daemon accepts
     substitute_placeholders(value, next_digest);
     if (value.contains("subject")) {
       ++evidence;
+      records.push_back(value);
       auto answer = daemon.http("POST", "/v1/validations", value.dump(), k_recorder_token);
       CHECK_MESSAGE(answer.status == 201, block.label()
                                               << ": " << answer.status << " " << answer.body);
@@ -273,6 +288,8 @@ TEST_CASE("Every JSON example in the documentation parses and the daemon accepts
   // The documentation shows at least the daemon's configuration and a promotion request.
   CHECK(configs >= 1);
   CHECK(requests >= 1);
+  CHECK(evidence >= 1);
+  check_against_schema(records);
 }
 
 TEST_CASE("The example files are accepted by the CLI and the daemon") {

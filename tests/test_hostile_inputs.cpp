@@ -21,9 +21,10 @@ std::string nested_arrays(std::size_t levels) {
   return std::string(levels, '[') + std::string(levels, ']');
 }
 
-std::string record_with_build_extra(const std::string& extra) {
+// A record whose Sigstore bundle (a map open by nature) holds `extra`.
+std::string record_with_bundle_extra(const std::string& extra) {
   return R"({"subject": {"name": "ghcr.io/acme/app", "digest": ")" + std::string(k_digest) +
-         R"("}, "build": {"extra": )" + extra + "}}";
+         R"("}, "bundles": [{"bundle": {"extra": )" + extra + "}}]}";
 }
 
 // A policy whose environments e0 .. e<n-1> each come after the previous one; with `loop`, e0
@@ -80,21 +81,21 @@ TEST_CASE("Timestamps past what nanoseconds in 64 bits hold are refused, not ove
 }
 
 TEST_CASE("A record is refused, not copied, when it nests deeper than the limit") {
-  SUBCASE("20000 nested arrays in an extra field are refused with the reason") {
+  SUBCASE("20000 nested arrays in an open field are refused with the reason") {
     auto record =
-        dg::policy::parse_record(json::parse(record_with_build_extra(nested_arrays(20000))));
+        dg::policy::parse_record(json::parse(record_with_bundle_extra(nested_arrays(20000))));
     REQUIRE_FALSE(record);
     CHECK(record.error().code == dg::Errc::invalid_argument);
     CHECK(record.error().message.find("deeper than 64 levels") != std::string::npos);
   }
   SUBCASE("A record exactly at the limit is accepted") {
-    // The record and "build" are two levels.
-    std::size_t arrays = dg::policy::k_max_record_depth - 2;
+    // The record, "bundles", its item and "bundle" are four levels.
+    std::size_t arrays = dg::policy::k_max_record_depth - 4;
     auto record =
-        dg::policy::parse_record(json::parse(record_with_build_extra(nested_arrays(arrays))));
+        dg::policy::parse_record(json::parse(record_with_bundle_extra(nested_arrays(arrays))));
     CHECK(record);
     auto deeper =
-        dg::policy::parse_record(json::parse(record_with_build_extra(nested_arrays(arrays + 1))));
+        dg::policy::parse_record(json::parse(record_with_bundle_extra(nested_arrays(arrays + 1))));
     CHECK_FALSE(deeper);
   }
 }

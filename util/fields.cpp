@@ -10,11 +10,12 @@ namespace dg {
 
 using nlohmann::json;
 
-FieldReader::FieldReader(const json& object, std::string path, Nulls nulls)
-    : m_object(&object), m_path(std::move(path)), m_nulls(nulls) {}
+FieldReader::FieldReader(const json& object, std::string path, Nulls nulls, Unknown unknown)
+    : m_object(&object), m_path(std::move(path)), m_nulls(nulls), m_unknown(unknown) {}
 
-Result<void> FieldReader::read(const json& value, std::string path, const Body& fn, Nulls nulls) {
-  FieldReader reader(value, std::move(path), nulls);
+Result<void> FieldReader::read(
+    const json& value, std::string path, const Body& fn, Nulls nulls, Unknown unknown) {
+  FieldReader reader(value, std::move(path), nulls, unknown);
   if (!value.is_object()) {
     return reader.error("", "must be an object");
   }
@@ -62,6 +63,9 @@ const json* FieldReader::raw(std::string_view key) {
 }
 
 Result<void> FieldReader::refuse_unread() const {
+  if (m_unknown == Unknown::kept) {
+    return {};
+  }
   for (const auto& [key, value] : m_object->items()) {
     if (!m_read.count(key)) {
       return error(key, "unknown field");
@@ -217,7 +221,7 @@ Result<bool> FieldReader::optional_object(std::string_view key, const Body& fn) 
   if (!v) {
     return false;
   }
-  DG_TRY(read(*v, path_of(key), fn, m_nulls));
+  DG_TRY(read(*v, path_of(key), fn, m_nulls, m_unknown));
   return true;
 }
 
@@ -237,7 +241,7 @@ Result<void> FieldReader::each_object(std::string_view key, const json& list, co
     return error(key, "must be a list of objects");
   }
   for (std::size_t i = 0; i < list.size(); ++i) {
-    DG_TRY(read(list[i], path_of(key) + "[" + std::to_string(i) + "]", fn, m_nulls));
+    DG_TRY(read(list[i], path_of(key) + "[" + std::to_string(i) + "]", fn, m_nulls, m_unknown));
   }
   return {};
 }

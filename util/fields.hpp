@@ -40,13 +40,19 @@ namespace dg {
 class FieldReader {
 public:
   enum class Nulls { refused, absent };
+  // Unknown::kept reads documents written under another version of a shape (a ledgered record):
+  // fields nobody read are left alone instead of refused.
+  enum class Unknown { refused, kept };
   using Body = std::function<Result<void>(FieldReader&)>;
 
   // Read the object `value`, whose own path is `path` ("" for a document's root), with `fn`, then
   // refuse the fields `fn` did not read. Fails when `value` is not an object ("<path>: must be an
   // object"), with the first error of `fn`, or with "<path>.<field>: unknown field".
-  static Result<void>
-  read(const nlohmann::json& value, std::string path, const Body& fn, Nulls nulls = Nulls::refused);
+  static Result<void> read(const nlohmann::json& value,
+                           std::string path,
+                           const Body& fn,
+                           Nulls nulls = Nulls::refused,
+                           Unknown unknown = Unknown::refused);
 
   // The path of this object ("" at the root) and of its field `key` ("gates[0].target").
   const std::string& path() const { return m_path; }
@@ -93,7 +99,7 @@ public:
   const nlohmann::json* raw(std::string_view key);
 
 private:
-  FieldReader(const nlohmann::json& object, std::string path, Nulls nulls);
+  FieldReader(const nlohmann::json& object, std::string path, Nulls nulls, Unknown unknown);
   // The field, marked read; nullptr when absent or (under Nulls::absent) null.
   const nlohmann::json* take(std::string_view key);
   Result<void> refuse_unread() const;
@@ -104,6 +110,7 @@ private:
   const nlohmann::json* m_object;
   std::string m_path;
   Nulls m_nulls;
+  Unknown m_unknown;
   std::set<std::string, std::less<>> m_read;
 };
 

@@ -114,6 +114,14 @@ function walkthrough() {
     critical: { identity: { 'docker-reference': REPO }, image: { 'docker-manifest-digest': D2 }, type: 'cosign container image signature' },
     optional: null,
   }));
+  // Labels whose keys sort differently by UTF-8 bytes (the ledger's order) than by UTF-16 code
+  // units (JavaScript's), and values with escapes, so the proofs check the page's canonical bytes.
+  Object.assign(evidence.subject.labels, {
+    '\u{1F600}.emoji': 'grinning \u{1F600}',
+    '\uE000.private-use': 'sorts before the emoji in UTF-16, after it in UTF-8',
+    'Äpfel': 'caf\u00e9 \u2028 line separator',
+    'ctl': 'bell \u0007 quote " backslash \\ slash / tab \t </script>',
+  });
   evidence.signatures = [{ payload: payload.toString('base64'), signature: sign('sha256', payload, signer.privateKey).toString('base64') }];
   const second = path.join(dir, 'evidence-v1.4.3.json');
   fs.writeFileSync(second, JSON.stringify(evidence));

@@ -79,6 +79,7 @@ async function route() {
     else a.removeAttribute('aria-current');
   }
   const count = ++renderCount;
+  delete document.body.dataset.rendered;
   const target = h('div', { class: 'page', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
   replace(main, target);
   const ctx = { principal, params, rerender: () => route(), isCurrent: () => count === renderCount };

@@ -26,14 +26,22 @@ namespace {
 
 constexpr const char* k_usage = R"(usage:
   digestgated --config FILE            serve (SIGTERM/SIGINT drain and stop, SIGHUP reloads the policy)
-  digestgated init --state-dir DIR     create the ledger database and the checkpoint signing key;
+  digestgated init --state-dir DIR [--ledger URL [--app-role ROLE] [--password-file FILE]]
+                                       create the ledger database and the checkpoint signing key;
                                        on an existing ledger, record a new key and check and
                                        witness a restored ledger (docs/operations.md)
   digestgated --version | --help
 
 The configuration file is JSON: listen, state_dir, policy, origin, principals, and optionally tls
-and limits. See docs/operations.md.
+and limits and ledger. See docs/operations.md.
 )";
+
+struct InitArgs {
+  std::string state_dir;
+  std::string ledger; // a PostgreSQL URL; empty: SQLite in the state directory
+  std::string app_role;
+  std::string password_file;
+};
 
 int usage_error(const std::string& message) {
   std::cerr << "digestgated: " << message << "\n"
@@ -41,66 +49,128 @@ int usage_error(const std::string& message) {
   return 2;
 }
 
-int init(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    std::cerr << "digestgated: cannot create " << dir << ": " << std::strerror(errno) << "\n";
-    return 1;
-  }
+// The checkpoint key in `dir`, created if absent (`created` says so).
+std::shared_ptr<Ed25519PrivateKey> key_in(const std::string& dir, bool& created) {
   std::string key_path = dir + "/checkpoint.key";
-  std::string db_path = dir + "/ledger.db";
-  bool created_key = false;
-  std::shared_ptr<Ed25519PrivateKey> key;
+  created = false;
   if (auto pem = read_file(key_path)) {
     auto loaded = Ed25519PrivateKey::from_pem(*pem);
     if (!loaded) {
       std::cerr << "digestgated: " << key_path << ": " << loaded.error().message << "\n";
-      return 1;
+      return nullptr;
     }
-    key = std::make_shared<Ed25519PrivateKey>(std::move(*loaded));
-  } else {
-    auto generated = Ed25519PrivateKey::generate();
-    if (!generated) {
-      std::cerr << "digestgated: " << generated.error().message << "\n";
-      return 1;
-    }
-    key = std::make_shared<Ed25519PrivateKey>(std::move(*generated));
-    if (auto w = write_file_atomic(key_path, key->to_pem(), 0600); !w) {
-      std::cerr << "digestgated: " << w.error().message << "\n";
-      return 1;
-    }
-    created_key = true;
+    return std::make_shared<Ed25519PrivateKey>(std::move(*loaded));
+  }
+  auto generated = Ed25519PrivateKey::generate();
+  if (!generated) {
+    std::cerr << "digestgated: " << generated.error().message << "\n";
+    return nullptr;
+  }
+  auto key = std::make_shared<Ed25519PrivateKey>(std::move(*generated));
+  if (auto w = write_file_atomic(key_path, key->to_pem(), 0600); !w) {
+    std::cerr << "digestgated: " << w.error().message << "\n";
+    return nullptr;
+  }
+  created = true;
+  return key;
+}
+
+// An existing ledger without this key's witness (restored from a backup, the key rotated, or a
+// PostgreSQL ledger other daemons share): check it and witness its current head, so that the
+// daemon accepts it.
+int witness_existing(const std::string& dir,
+                     const InitArgs& a,
+                     const std::shared_ptr<Ed25519PrivateKey>& key) {
+  ledger::Options options;
+  options.database = a.ledger.empty() ? dir + "/ledger.db" : a.ledger;
+  options.password_file = a.password_file;
+  options.key = key;
+  options.witness_path = dir + "/checkpoint.latest";
+  auto renewed = ledger::Ledger::renew_witness(options);
+  if (!renewed) {
+    std::cerr << "digestgated: the ledger does not verify, so no witness was written: "
+              << renewed.error().message << "\n";
+    return 1;
+  }
+  std::cout << (*renewed ? "checked the ledger and wrote its witness: "
+                         : "witness already present: ")
+            << options.witness_path << "\n";
+  return 0;
+}
+
+int init(const InitArgs& a) {
+  const std::string& dir = a.state_dir;
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    std::cerr << "digestgated: cannot create " << dir << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  bool created_key = false;
+  auto key = key_in(dir, created_key);
+  if (!key) {
+    return 1;
   }
   if (auto w = write_file_atomic(dir + "/checkpoint.pub", key->public_key_pem(), 0644); !w) {
     std::cerr << "digestgated: " << w.error().message << "\n";
     return 1;
   }
+  const bool postgresql = !a.ledger.empty();
+  std::string database = postgresql ? a.ledger : dir + "/ledger.db";
   struct stat st {};
-  bool had_db = ::stat(db_path.c_str(), &st) == 0;
-  if (auto r = ledger::Ledger::initialize(db_path, key->public_key()); !r) {
+  bool had_db = postgresql || ::stat(database.c_str(), &st) == 0;
+  if (auto r = ledger::Ledger::initialize(
+          ledger::InitOptions{database, a.password_file, a.app_role}, key->public_key());
+      !r) {
     std::cerr << "digestgated: " << r.error().message << "\n";
     return 1;
   }
-  std::cout << (had_db ? "ledger already present: " : "created ledger: ") << db_path << "\n"
+  std::cout << (postgresql ? "ledger schema present: "
+                : had_db   ? "ledger already present: "
+                           : "created ledger: ")
+            << ledger::redact_database(database) << "\n"
             << (created_key ? "created checkpoint key: " : "checkpoint key already present: ")
-            << key_path << " (mode 0600; public key in " << dir << "/checkpoint.pub)\n";
-  if (had_db) {
-    // An existing ledger without this key's witness (restored from a backup, or the key was
-    // rotated): check it and witness its current head, so that the daemon accepts it.
-    ledger::Options options;
-    options.database = db_path;
-    options.key = key;
-    options.witness_path = dir + "/checkpoint.latest";
-    auto renewed = ledger::Ledger::renew_witness(options);
-    if (!renewed) {
-      std::cerr << "digestgated: the ledger does not verify, so no witness was written: "
-                << renewed.error().message << "\n";
-      return 1;
-    }
-    std::cout << (*renewed ? "checked the ledger and wrote its witness: "
-                           : "witness already present: ")
-              << options.witness_path << "\n";
+            << dir << "/checkpoint.key (mode 0600; public key in " << dir << "/checkpoint.pub)\n";
+  if (!a.app_role.empty()) {
+    std::cout << "granted " << a.app_role
+              << " SELECT on the ledger and INSERT on entries, tree nodes and checkpoints\n";
   }
-  return 0;
+  return had_db ? witness_existing(dir, a, key) : 0;
+}
+
+int init_command(const std::vector<std::string>& args) {
+  InitArgs a;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (flag == "--help" || flag == "-h") {
+      std::cout << k_usage;
+      return 0;
+    }
+    if (i + 1 >= args.size() || args[i + 1].empty()) {
+      return usage_error("usage: digestgated init --state-dir DIR [--ledger URL [--app-role "
+                         "ROLE] [--password-file FILE]]");
+    }
+    const std::string& value = args[++i];
+    if (flag == "--state-dir") {
+      a.state_dir = value;
+    } else if (flag == "--ledger") {
+      a.ledger = value;
+    } else if (flag == "--app-role") {
+      a.app_role = value;
+    } else if (flag == "--password-file") {
+      a.password_file = value;
+    } else {
+      return usage_error("unknown argument '" + flag + "'");
+    }
+  }
+  if (a.state_dir.empty()) {
+    return usage_error("usage: digestgated init --state-dir DIR [--ledger URL [--app-role ROLE]]");
+  }
+  if (!a.ledger.empty() && !ledger::is_postgresql(a.ledger)) {
+    return usage_error("--ledger takes a postgresql:// URL (SQLite lives in the state directory)");
+  }
+  if (a.ledger.empty() && (!a.app_role.empty() || !a.password_file.empty())) {
+    return usage_error("--app-role and --password-file go with --ledger URL");
+  }
+  return init(a);
 }
 
 int serve(const std::string& config_path) {
@@ -137,6 +207,7 @@ int serve(const std::string& config_path) {
   Metrics metrics;
   ledger::Options options;
   options.database = config->ledger_path();
+  options.password_file = config->ledger.password_file;
   options.origin = config->origin;
   options.key = std::make_shared<const Ed25519PrivateKey>(std::move(*key));
   options.witness_path = config->witness_path();
@@ -234,14 +305,7 @@ int daemon_main(int argc, char** argv) {
     return 0;
   }
   if (args[0] == "init") {
-    if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
-      std::cout << k_usage;
-      return 0;
-    }
-    if (args.size() != 3 || args[1] != "--state-dir" || args[2].empty()) {
-      return usage_error("usage: digestgated init --state-dir DIR");
-    }
-    return init(args[2]);
+    return init_command(args);
   }
   std::string config;
   for (std::size_t i = 0; i < args.size(); ++i) {

@@ -122,6 +122,37 @@ Result<void> read_limits(FieldReader& l, Limits& limits) {
   return {};
 }
 
+Result<void> read_ledger(FieldReader& l, LedgerConfig& ledger, const std::string& base) {
+  DG_ASSIGN(ledger.backend, text(l, "backend", true));
+  if (ledger.backend != "sqlite" && ledger.backend != "postgresql") {
+    return l.error("backend", "must be sqlite or postgresql");
+  }
+  DG_ASSIGN(ledger.url, text(l, "url", false));
+  DG_ASSIGN(ledger.password_file, text(l, "password_file", false));
+  if (ledger.backend == "sqlite") {
+    if (!ledger.url.empty()) {
+      return l.error("url", "applies to the postgresql backend only (SQLite lives in state_dir)");
+    }
+    if (!ledger.password_file.empty()) {
+      return l.error("password_file", "applies to the postgresql backend only");
+    }
+    return {};
+  }
+  if (ledger.url.empty()) {
+    return l.missing("url", "postgresql://USER@HOST:PORT/DATABASE");
+  }
+  if (!ledger.url.starts_with("postgresql://") && !ledger.url.starts_with("postgres://")) {
+    return l.error("url", "must be a postgresql:// URL");
+  }
+  if (!ledger.password_file.empty()) {
+    ledger.password_file = resolve(base, ledger.password_file);
+    if (!read_file(ledger.password_file)) {
+      return l.error("password_file", "cannot read " + ledger.password_file);
+    }
+  }
+  return {};
+}
+
 Result<void> read_config(FieldReader& r, Config& config, const std::string& base) {
   std::string listen;
   DG_ASSIGN(listen, text(r, "listen", true));
@@ -156,6 +187,8 @@ Result<void> read_config(FieldReader& r, Config& config, const std::string& base
   }
   DG_TRY(
       r.optional_object("limits", [&](FieldReader& l) { return read_limits(l, config.limits); }));
+  DG_TRY(r.optional_object("ledger",
+                           [&](FieldReader& l) { return read_ledger(l, config.ledger, base); }));
   return {};
 }
 

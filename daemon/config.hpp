@@ -35,6 +35,13 @@ struct Limits {
   int max_connections = 1024;
 };
 
+// Where the ledger lives: SQLite in the state directory (the default), or PostgreSQL.
+struct LedgerConfig {
+  std::string backend = "sqlite"; // sqlite or postgresql
+  std::string url;                // postgresql: a libpq URL
+  std::string password_file;      // postgresql: optional
+};
+
 struct Config {
   std::string path;
   std::string listen_host = "127.0.0.1";
@@ -45,8 +52,12 @@ struct Config {
   std::vector<Principal> principals;
   std::optional<TlsConfig> tls;
   Limits limits;
+  LedgerConfig ledger;
 
-  std::string ledger_path() const { return state_dir + "/ledger.db"; }
+  // The ledger's database, as the ledger names it: the SQLite file or the PostgreSQL URL.
+  std::string ledger_path() const {
+    return ledger.backend == "postgresql" ? ledger.url : state_dir + "/ledger.db";
+  }
   std::string key_path() const { return state_dir + "/checkpoint.key"; }
   std::string witness_path() const { return state_dir + "/checkpoint.latest"; }
   std::string listen_address_path() const { return state_dir + "/listen-address"; }

@@ -112,7 +112,8 @@ void Core::ledger_failure(const Ctx& ctx, const Error& error) {
   if (error.code == Errc::corrupt) {
     ctx->error(503, "ledger-integrity", error.message);
   } else if (error.code == Errc::unavailable) {
-    ctx->error(503, "unavailable", error.message);
+    // The database cannot be reached (or the ledger is closing): nothing was ledgered.
+    ctx->error(503, "ledger-unavailable", error.message);
   } else {
     ctx->error(500, "internal", error.message);
   }

@@ -33,7 +33,8 @@ void Service::set_stopping() {
 }
 
 bool Service::ready() const {
-  return !m_core->stopping && m_core->policy() != nullptr && m_core->ledger->integrity().ok;
+  return !m_core->stopping && m_core->policy() != nullptr && m_core->ledger->integrity().ok &&
+         m_core->ledger->available();
 }
 
 Result<void> Service::load_policy() {

@@ -16,6 +16,9 @@ void get_readyz(Core& core, const Ctx& ctx) {
   if (!integrity.ok) {
     problems.push_back("ledger-integrity: " + integrity.message);
   }
+  if (!core.ledger->available()) {
+    problems.push_back("ledger-unavailable: the ledger database cannot be reached");
+  }
   if (!core.policy()) {
     problems.push_back("no policy loaded");
   }

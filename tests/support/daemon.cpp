@@ -10,7 +10,9 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <netdb.h>
@@ -759,7 +761,9 @@ nlohmann::json default_principals() {
   });
 }
 
-Daemon::Daemon(const nlohmann::json& policy, const nlohmann::json& extra_config)
+Daemon::Daemon(const nlohmann::json& policy,
+               const nlohmann::json& extra_config,
+               const std::string& checkpoint_key_pem)
     : m_state_dir(m_dir.path() + "/state") {
   ignore_sigpipe();
   if (!extra_config.is_object()) {
@@ -784,15 +788,32 @@ Daemon::Daemon(const nlohmann::json& policy, const nlohmann::json& extra_config)
     }
   }
   write_config(config);
-
-  const CliResult init =
-      run_process({DG_DAEMON_PATH, "init", "--state-dir", m_state_dir}, {{"NOTIFY_SOCKET", ""}});
+  if (!checkpoint_key_pem.empty()) {
+    const std::string key_path = m_state_dir + "/checkpoint.key";
+    const int fd = ::open(key_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ::write(fd, checkpoint_key_pem.data(), checkpoint_key_pem.size()) !=
+                      static_cast<ssize_t>(checkpoint_key_pem.size())) {
+      throw std::runtime_error("cannot write " + key_path);
+    }
+    ::close(fd);
+  }
+  std::vector<std::string> init_args = {DG_DAEMON_PATH, "init", "--state-dir", m_state_dir};
+  if (config.contains("ledger") && config["ledger"].value("backend", "") == "postgresql") {
+    init_args.push_back("--ledger");
+    init_args.push_back(config["ledger"].value("url", ""));
+  }
+  const CliResult init = run_process(init_args, {{"NOTIFY_SOCKET", ""}});
   append_to_file(log_path(), init.out + init.err);
   if (init.exit_code != 0) {
     throw std::runtime_error("digestgated init --state-dir " + m_state_dir + " exited with " +
                              std::to_string(init.exit_code) + ":\n" + tail_of(init.out + init.err));
   }
   start();
+}
+
+std::string Daemon::shared_key() const {
+  std::ifstream in(m_state_dir + "/checkpoint.key");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 Daemon::~Daemon() {

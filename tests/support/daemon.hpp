@@ -88,8 +88,14 @@ public:
   // `extra_config` replaces the member of that name, and a null member removes it), runs
   // `digestgated init --state-dir DIR` (which must exit 0), and start()s.
   // Throws std::runtime_error, with the daemon's output, when any step fails.
+  //
+  // The ledger backend follows the config: with `"ledger": {"backend": "postgresql", "url": ...}`
+  // in `extra_config`, init runs with `--ledger URL`. `checkpoint_key_pem`, when not empty, is
+  // written as the state directory's checkpoint.key before init (every daemon of one shared
+  // ledger has the same key; see shared_key()).
   explicit Daemon(const nlohmann::json& policy,
-                  const nlohmann::json& extra_config = nlohmann::json::object());
+                  const nlohmann::json& extra_config = nlohmann::json::object(),
+                  const std::string& checkpoint_key_pem = "");
   // stop()s, then removes dir().
   ~Daemon();
   // Not copyable. The deleted copy operations take non-const references so that
@@ -123,6 +129,8 @@ public:
   // The running daemon's pid, or -1.
   pid_t pid() const { return m_pid; }
 
+  // The checkpoint key (PEM) in the state directory, to start another daemon of the same ledger.
+  std::string shared_key() const;
   // The configuration as last written.
   const nlohmann::json& config() const { return m_config; }
   // Replaces config.json atomically; takes effect on the next start().

@@ -74,7 +74,7 @@ std::unique_ptr<Postgres> Postgres::start(const Postgres* primary) {
   } else {
     if (!pg->run_as_postgres(k_bin + "pg_basebackup -D " + data + " -h 127.0.0.1 -p " +
                              std::to_string(primary->port()) +
-                             " -U postgres -X stream -R --no-sync")) {
+                             " -U postgres -X stream -R -c fast --no-sync")) {
       throw std::runtime_error("pg_basebackup failed; see " + pg->m_dir + "/commands.log");
     }
   }

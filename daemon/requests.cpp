@@ -1,10 +1,9 @@
 #include "daemon/requests.hpp"
 
 #include "policy/reference.hpp"
+#include "util/fields.hpp"
 
-#include <initializer_list>
 #include <set>
-#include <string_view>
 
 namespace dg::daemon {
 
@@ -12,84 +11,81 @@ using nlohmann::json;
 
 namespace {
 
-Error bad(std::string message) {
-  return make_error(Errc::invalid_argument, std::move(message));
+constexpr const char* k_digest_shape = "sha256:<64 lowercase hex>";
+
+// Read `body` strictly with `fn`; a null field reads as absent.
+Result<void> read_strictly(const json& body, const FieldReader::Body& fn) {
+  return FieldReader::read(body, "", fn, FieldReader::Nulls::absent);
 }
 
-// Refuse a member of `obj` that is not among `names`, naming it as `prefix` + its name.
-Result<void> only_fields(const json& obj,
-                         std::initializer_list<std::string_view> names,
-                         const std::string& prefix = "") {
-  for (const auto& [key, value] : obj.items()) {
-    bool known = false;
-    for (auto name : names) {
-      known = known || key == name;
-    }
-    if (!known) {
-      return bad("unknown field '" + prefix + key + "'");
-    }
+// A required non-empty string field.
+Result<std::string> non_empty(FieldReader& r, std::string_view key, std::string_view what) {
+  if (!r.has(key)) {
+    return r.missing(key, what);
   }
-  return {};
+  std::string value;
+  DG_ASSIGN(value, r.string(key));
+  if (value.empty()) {
+    return r.error(key, "must not be empty (" + std::string(what) + ")");
+  }
+  return value;
 }
 
-// The string member `key` of `obj`: "" when absent or null; an error when of another type.
-Result<std::string> optional_string(const json& obj, const char* key, const std::string& what) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) {
-    return std::string();
+// An optional digest field: "" when absent.
+Result<std::string> optional_digest(FieldReader& r, std::string_view key) {
+  std::optional<std::string> value;
+  DG_ASSIGN(value, r.optional_string(key));
+  if (value && !policy::is_sha256_digest(*value)) {
+    return r.error(key, std::string("must be a digest (") + k_digest_shape + ")");
   }
-  if (!it->is_string()) {
-    return bad(what);
-  }
-  return it->get<std::string>();
+  return value.value_or(std::string());
 }
 
-// {"reason": "..."} under `break_glass`, when present and not null.
-Result<std::optional<std::string>> read_break_glass(const json& body) {
-  auto it = body.find("break_glass");
-  if (it == body.end() || it->is_null()) {
-    return std::optional<std::string>();
+// A required digest field.
+Result<std::string> digest(FieldReader& r, std::string_view key) {
+  if (!r.has(key)) {
+    return r.missing(key, k_digest_shape);
   }
-  const char* shape = "break_glass must be {\"reason\": \"...\"}";
-  if (!it->is_object()) {
-    return bad(shape);
-  }
-  DG_TRY(only_fields(*it, {"reason"}, "break_glass."));
-  auto reason = optional_string(*it, "reason", shape);
-  if (!reason || reason->empty()) {
-    return bad(shape);
-  }
-  return std::optional<std::string>(*reason);
+  return optional_digest(r, key);
 }
 
-Result<void> read_references(const json& b, PromotionRequest& req) {
-  bool has_one = b.contains("reference");
-  if (has_one == b.contains("references")) {
-    return bad("give either reference (a string) or references (a list)");
+// `break_glass`: {"reason": "..."}, when present.
+Result<std::optional<std::string>> break_glass(FieldReader& r) {
+  std::optional<std::string> reason;
+  DG_TRY(r.optional_object("break_glass", [&](FieldReader& glass) -> Result<void> {
+    DG_ASSIGN(reason, non_empty(glass, "reason", "why the policy is overridden"));
+    return {};
+  }));
+  return reason;
+}
+
+// `reference` (one) or `references` (a bundle of 1 to 100, one per repository).
+Result<void> references(FieldReader& r, PromotionRequest& req) {
+  bool one = r.has("reference");
+  bool many = r.has("references");
+  if (!one && !many) {
+    return r.missing("reference", "or references, a list");
   }
-  if (has_one) {
-    if (!b["reference"].is_string()) {
-      return bad("reference must be a string");
-    }
-    req.inputs.push_back(b["reference"].get<std::string>());
+  if (one && many) {
+    return r.error("references", "give either reference (a string) or references (a list)");
+  }
+  if (one) {
+    std::string input;
+    DG_ASSIGN(input, r.string("reference"));
+    req.inputs.push_back(std::move(input));
     return {};
   }
-  const json& list = b["references"];
-  if (!list.is_array() || list.empty() || list.size() > 100) {
-    return bad("references must be a list of 1 to 100 strings");
-  }
-  for (const auto& r : list) {
-    if (!r.is_string()) {
-      return bad("references must be a list of strings");
-    }
-    req.inputs.push_back(r.get<std::string>());
+  DG_ASSIGN(req.inputs, r.strings("references"));
+  if (req.inputs.empty() || req.inputs.size() > 100) {
+    return r.error("references", "must be a list of 1 to 100 strings");
   }
   req.bundle = true;
   std::set<std::string> repos;
   for (const auto& text : req.inputs) {
     auto ref = policy::parse_reference(text);
     if (ref && !repos.insert(ref->name()).second) {
-      return bad("a bundle holds one reference per repository; " + ref->name() + " appears twice");
+      return r.error("references", "a bundle holds one reference per repository; " + ref->name() +
+                                       " appears twice");
     }
   }
   return {};
@@ -97,115 +93,85 @@ Result<void> read_references(const json& b, PromotionRequest& req) {
 
 } // namespace
 
-Result<PromotionRequest> read_promotion_request(const json& b) {
-  DG_TRY(only_fields(
-      b, {"environment", "reference", "references", "dry_run", "deploy_commit", "break_glass"}));
+Result<PromotionRequest> read_promotion_request(const json& body) {
   PromotionRequest req;
-  auto env = optional_string(b, "environment", "environment is required (a string)");
-  if (!env || env->empty()) {
-    return bad("environment is required (a string)");
-  }
-  req.environment = *env;
-  DG_TRY(read_references(b, req));
-  if (b.contains("dry_run")) {
-    if (!b["dry_run"].is_boolean()) {
-      return bad("dry_run must be true or false");
-    }
-    req.dry_run = b["dry_run"].get<bool>();
-  }
-  auto commit = optional_string(b, "deploy_commit", "deploy_commit must be a string");
-  if (!commit) {
-    return commit.error();
-  }
-  req.deploy_commit = *commit;
-  auto glass = read_break_glass(b);
-  if (!glass) {
-    return glass.error();
-  }
-  req.break_glass = *glass;
+  DG_TRY(read_strictly(body, [&](FieldReader& r) -> Result<void> {
+    DG_ASSIGN(req.environment, non_empty(r, "environment", "a string"));
+    DG_TRY(references(r, req));
+    std::optional<bool> dry_run;
+    DG_ASSIGN(dry_run, r.optional_boolean("dry_run"));
+    req.dry_run = dry_run.value_or(false);
+    std::optional<std::string> commit;
+    DG_ASSIGN(commit, r.optional_string("deploy_commit"));
+    req.deploy_commit = commit.value_or(std::string());
+    DG_ASSIGN(req.break_glass, break_glass(r));
+    return {};
+  }));
   return req;
 }
 
-Result<DeploymentRequest> read_deployment_request(const json& b) {
-  DG_TRY(only_fields(b, {"digest", "status", "running_digest"}));
+Result<DeploymentRequest> read_deployment_request(const json& body) {
   DeploymentRequest req;
-  auto digest = optional_string(b, "digest", "digest is required (sha256:<64 lowercase hex>)");
-  if (!digest || !policy::is_sha256_digest(*digest)) {
-    return bad("digest is required (sha256:<64 lowercase hex>)");
-  }
-  req.digest = *digest;
-  auto status = optional_string(b, "status", "status must be \"succeeded\" or \"failed\"");
-  if (!status || (*status != "succeeded" && *status != "failed")) {
-    return bad("status must be \"succeeded\" or \"failed\"");
-  }
-  req.status = *status;
-  const char* running_shape = "running_digest must be sha256:<64 lowercase hex>";
-  auto running = optional_string(b, "running_digest", running_shape);
-  if (!running || (!running->empty() && !policy::is_sha256_digest(*running))) {
-    return bad(running_shape);
-  }
-  req.running_digest = *running;
-  return req;
-}
-
-Result<RollbackRequest> read_rollback_request(const json& b) {
-  DG_TRY(only_fields(b, {"reason", "repository", "to", "break_glass"}));
-  RollbackRequest req;
-  auto reason = optional_string(b, "reason", "reason is required (a non-empty string)");
-  if (!reason || reason->empty()) {
-    return bad("reason is required (a non-empty string)");
-  }
-  req.reason = *reason;
-  auto repository = optional_string(b, "repository", "repository must be a string");
-  if (!repository) {
-    return repository.error();
-  }
-  if (!repository->empty()) {
-    auto normalized = policy::normalize_repository(*repository);
-    if (!normalized) {
-      return bad("repository: " + normalized.error().message);
+  DG_TRY(read_strictly(body, [&](FieldReader& r) -> Result<void> {
+    DG_ASSIGN(req.digest, digest(r, "digest"));
+    DG_ASSIGN(req.status, non_empty(r, "status", "succeeded or failed"));
+    if (req.status != "succeeded" && req.status != "failed") {
+      return r.error("status", "must be \"succeeded\" or \"failed\"");
     }
-    req.repository = *normalized;
-  }
-  const char* to_shape = "to must be a digest (sha256:<64 lowercase hex>)";
-  auto to = optional_string(b, "to", to_shape);
-  if (!to || (!to->empty() && !policy::is_sha256_digest(*to))) {
-    return bad(to_shape);
-  }
-  req.to = *to;
-  auto glass = read_break_glass(b);
-  if (!glass) {
-    return glass.error();
-  }
-  req.break_glass = *glass;
+    DG_ASSIGN(req.running_digest, optional_digest(r, "running_digest"));
+    return {};
+  }));
   return req;
 }
 
-Result<RevocationRequest> read_revocation_request(const json& b) {
-  DG_TRY(only_fields(b, {"digest", "reason"}));
+Result<RollbackRequest> read_rollback_request(const json& body) {
+  RollbackRequest req;
+  DG_TRY(read_strictly(body, [&](FieldReader& r) -> Result<void> {
+    DG_ASSIGN(req.reason, non_empty(r, "reason", "why the environment is rolled back"));
+    std::optional<std::string> repository;
+    DG_ASSIGN(repository, r.optional_string("repository"));
+    if (repository) {
+      auto normalized = policy::normalize_repository(*repository);
+      if (!normalized) {
+        return r.error("repository", normalized.error().message);
+      }
+      req.repository = *normalized;
+    }
+    DG_ASSIGN(req.to, optional_digest(r, "to"));
+    DG_ASSIGN(req.break_glass, break_glass(r));
+    return {};
+  }));
+  return req;
+}
+
+Result<RevocationRequest> read_revocation_request(const json& body) {
   RevocationRequest req;
-  auto digest = optional_string(b, "digest", "digest is required (sha256:<64 lowercase hex>)");
-  if (!digest || !policy::is_sha256_digest(*digest)) {
-    return bad("digest is required (sha256:<64 lowercase hex>)");
-  }
-  req.digest = *digest;
-  auto reason = optional_string(b, "reason", "reason is required (a non-empty string)");
-  if (!reason || reason->empty()) {
-    return bad("reason is required (a non-empty string)");
-  }
-  req.reason = *reason;
+  DG_TRY(read_strictly(body, [&](FieldReader& r) -> Result<void> {
+    DG_ASSIGN(req.digest, digest(r, "digest"));
+    DG_ASSIGN(req.reason, non_empty(r, "reason", "why the digest is revoked"));
+    return {};
+  }));
   return req;
 }
 
-Result<WhatIfRequest> read_what_if_request(const json& b) {
-  DG_TRY(only_fields(b, {"policy"}));
-  if (!b.contains("policy") || !b["policy"].is_object()) {
-    return bad("policy is required (the proposed policy document)");
-  }
-  auto proposed = policy::parse_policy(b["policy"].dump());
-  if (!proposed) {
-    return bad(proposed.error().message);
-  }
+Result<WhatIfRequest> read_what_if_request(const json& body) {
+  std::optional<policy::Policy> proposed;
+  DG_TRY(read_strictly(body, [&](FieldReader& r) -> Result<void> {
+    const json* doc = r.raw("policy");
+    if (doc == nullptr) {
+      return r.missing("policy", "the proposed policy document");
+    }
+    if (!doc->is_object()) {
+      return r.error("policy", "must be an object (the proposed policy document)");
+    }
+    // The policy document is read strictly by the policy's own reader; its paths are under it.
+    auto parsed = policy::parse_policy(doc->dump());
+    if (!parsed) {
+      return r.error("policy", parsed.error().message);
+    }
+    proposed = std::move(*parsed);
+    return {};
+  }));
   return WhatIfRequest{std::move(*proposed)};
 }
 

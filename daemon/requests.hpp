@@ -1,8 +1,9 @@
-// The typed request bodies of the daemon's endpoints, and their strict readers. Every reader
-// refuses a field that its shape does not name, at any level, with a message that names it by
-// its path (`dryrun`, `break_glass.reasn`): a typo must never change what a request does. The
-// readers take a parsed JSON object (see body_object in daemon/core.hpp for the 400 `bad-json`
-// cases) and fail with Errc::invalid_argument, which the handlers answer as 400 `bad-request`.
+// The typed request bodies of the daemon's endpoints, and their strict readers (util/fields.hpp).
+// Every reader refuses a field that its shape does not name, at any level, with a message that
+// names it by its path ("dryrun: unknown field", "break_glass.reasn: unknown field"): a typo must
+// never change what a request does. A null field reads as absent. The readers take a parsed JSON
+// object (Core::body_object answers 400 `bad-json` for anything else) and fail with
+// Errc::invalid_argument, "<path>: <what is wrong>", which handlers answer as 400 `bad-request`.
 //
 // Thread-safety: pure functions.
 #pragma once

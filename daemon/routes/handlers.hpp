@@ -47,6 +47,9 @@ void post_validation(Core& core, const Ctx& ctx);
 // revocations.cpp
 void post_revocation(Core& core, const Ctx& ctx);
 
+// schemas.cpp
+void get_validation_schema(Core& core, const Ctx& ctx);
+
 // policy.cpp
 void get_policy(Core& core, const Ctx& ctx);
 void post_what_if(Core& core, const Ctx& ctx);

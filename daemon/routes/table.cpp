@@ -29,6 +29,7 @@ constexpr Route k_routes[] = {
   {"GET",  "/v1/policy",                            "any",               get_policy},
   // Read-only: any role.
   {"POST", "/v1/policy/what-if",                    "any",               post_what_if},
+  {"GET",  "/v1/schemas/validation",                "any",               get_validation_schema},
   {"POST", "/v1/validations",                       "recorder",          post_validation},
   // Break glass needs operator, not promoter: the handler checks which of the two it needs.
   {"POST", "/v1/promotions",                        "promoter|operator", post_promotion},

@@ -17,7 +17,8 @@ int cmd_policy_check(Context& c, const Args& args) {
   if (!text) {
     return usage_error(c, "cannot read the policy: " + text.error().message);
   }
-  auto parsed = policy::parse_policy(*text);
+  auto parsed = policy::parse_policy(
+      *text, [&](const std::string& file) { return read_file_beside(path, file); });
   if (!parsed) {
     if (c.json) {
       c.out << json{{"valid", false}, {"error", parsed.error().message}}.dump(2) << '\n';
@@ -71,7 +72,8 @@ int cmd_policy_what_if(Context& c, const Args& args) {
   if (!text) {
     return usage_error(c, "cannot read the policy: " + text.error().message);
   }
-  auto parsed = policy::parse_policy(*text);
+  auto parsed = policy::parse_policy(
+      *text, [&](const std::string& file) { return read_file_beside(path, file); });
   if (!parsed) {
     c.err << "invalid policy " << path << ": " << parsed.error().message << '\n';
     return k_exit_refused;

@@ -43,7 +43,8 @@ Result<void> Service::load_policy() {
   if (!text) {
     return make_error(Errc::invalid_argument, "policy: " + text.error().message);
   }
-  auto parsed = policy::parse_policy(*text);
+  auto parsed = policy::parse_policy(
+      *text, [&](const std::string& file) { return read_file_beside(path, file); });
   if (!parsed) {
     return make_error(Errc::invalid_argument, "policy " + path + ": " + parsed.error().message);
   }

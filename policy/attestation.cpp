@@ -331,6 +331,69 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
+// Whether the cosign simple-signing `payload` binds `digest` in `repository`: sets the finding's
+// binds, manifest_digest and docker_reference, and adds each problem to `errors`.
+void read_cosign_payload(const std::string& payload,
+                         std::string_view digest,
+                         std::string_view repository,
+                         SignatureFinding& finding,
+                         std::vector<std::string>& errors) {
+  auto doc = parse_untrusted_json(payload, "payload");
+  if (!doc) {
+    errors.push_back(doc.error().message);
+    return;
+  }
+  const json* critical = member(&*doc, "critical");
+  if (critical == nullptr || !critical->is_object()) {
+    errors.emplace_back("payload has no \"critical\" object");
+    return;
+  }
+
+  bool binds = true;
+  const std::string type = string_of(member(critical, "type"));
+  if (type != k_cosign_signature_type) {
+    binds = false;
+    errors.push_back(type.empty() ? std::string("payload has no critical.type")
+                                  : "payload critical.type is " + quote(type) + ", not " +
+                                        quote(k_cosign_signature_type));
+  }
+
+  finding.manifest_digest = string_of(member_at(critical, {"image", "docker-manifest-digest"}));
+  if (finding.manifest_digest.empty()) {
+    binds = false;
+    errors.emplace_back("payload has no critical.image.docker-manifest-digest");
+  } else if (finding.manifest_digest != digest) {
+    binds = false;
+    errors.push_back("payload names " + quote(finding.manifest_digest) + ", not this digest " +
+                     std::string(digest));
+  }
+
+  finding.docker_reference = string_of(member_at(critical, {"identity", "docker-reference"}));
+  if (finding.docker_reference.empty()) {
+    binds = false;
+    errors.emplace_back("payload has no critical.identity.docker-reference");
+  } else {
+    const auto named = parse_reference(finding.docker_reference);
+    const auto wanted = parse_reference(repository);
+    if (!wanted) {
+      binds = false;
+      errors.push_back("repository " + quote(repository) + " is malformed");
+    } else if (!named) {
+      binds = false;
+      errors.push_back("payload names malformed repository " + quote(finding.docker_reference));
+    } else if (named->name() != wanted->name()) {
+      binds = false;
+      errors.push_back("payload names repository " + quote(finding.docker_reference) + ", not " +
+                       quote(wanted->name()));
+    } else if (!named->digest.empty() && named->digest != digest) {
+      binds = false;
+      errors.push_back("payload docker-reference " + quote(finding.docker_reference) +
+                       " pins another digest than " + std::string(digest));
+    }
+  }
+  finding.binds = binds;
+}
+
 } // namespace
 
 std::string dsse_pae(std::string_view payload_type, std::string_view payload) {
@@ -379,62 +442,7 @@ SignatureFinding check_cosign_signature(const nlohmann::json& signature,
     errors.emplace_back("signature does not verify with any trusted key");
   }
 
-  auto doc = parse_untrusted_json(*payload, "payload");
-  if (!doc) {
-    errors.push_back(doc.error().message);
-    finding.error = join(errors, "; ");
-    return finding;
-  }
-  const json* critical = member(&*doc, "critical");
-  if (critical == nullptr || !critical->is_object()) {
-    errors.emplace_back("payload has no \"critical\" object");
-    finding.error = join(errors, "; ");
-    return finding;
-  }
-
-  bool binds = true;
-  const std::string type = string_of(member(critical, "type"));
-  if (type != k_cosign_signature_type) {
-    binds = false;
-    errors.push_back(type.empty() ? std::string("payload has no critical.type")
-                                  : "payload critical.type is " + quote(type) + ", not " +
-                                        quote(k_cosign_signature_type));
-  }
-
-  finding.manifest_digest = string_of(member_at(critical, {"image", "docker-manifest-digest"}));
-  if (finding.manifest_digest.empty()) {
-    binds = false;
-    errors.emplace_back("payload has no critical.image.docker-manifest-digest");
-  } else if (finding.manifest_digest != digest) {
-    binds = false;
-    errors.push_back("payload names " + quote(finding.manifest_digest) + ", not this digest " +
-                     std::string(digest));
-  }
-
-  finding.docker_reference = string_of(member_at(critical, {"identity", "docker-reference"}));
-  if (finding.docker_reference.empty()) {
-    binds = false;
-    errors.emplace_back("payload has no critical.identity.docker-reference");
-  } else {
-    const auto named = parse_reference(finding.docker_reference);
-    const auto wanted = parse_reference(repository);
-    if (!wanted) {
-      binds = false;
-      errors.push_back("repository " + quote(repository) + " is malformed");
-    } else if (!named) {
-      binds = false;
-      errors.push_back("payload names malformed repository " + quote(finding.docker_reference));
-    } else if (named->name() != wanted->name()) {
-      binds = false;
-      errors.push_back("payload names repository " + quote(finding.docker_reference) + ", not " +
-                       quote(wanted->name()));
-    } else if (!named->digest.empty() && named->digest != digest) {
-      binds = false;
-      errors.push_back("payload docker-reference " + quote(finding.docker_reference) +
-                       " pins another digest than " + std::string(digest));
-    }
-  }
-  finding.binds = binds;
+  read_cosign_payload(*payload, digest, repository, finding, errors);
   finding.error = join(errors, "; ");
   return finding;
 }
@@ -631,6 +639,29 @@ Reasons evaluate_provenance(const ProvenanceRequirement& requirement,
     mismatches.insert(mismatches.end(), own.begin(), own.end());
   }
   return mismatches;
+}
+
+SignatureFinding check_cosign_payload(std::string_view payload,
+                                      std::string_view digest,
+                                      std::string_view repository) {
+  SignatureFinding finding;
+  std::vector<std::string> errors;
+  read_cosign_payload(std::string(payload), digest, repository, finding, errors);
+  finding.error = join(errors, "; ");
+  return finding;
+}
+
+ProvenanceFinding read_statement_payload(std::string_view payload, std::string_view digest) {
+  ProvenanceFinding finding;
+  std::vector<std::string> errors;
+  auto doc = parse_untrusted_json(payload, "statement");
+  if (!doc) {
+    errors.push_back(doc.error().message);
+  } else {
+    read_statement(*doc, digest, finding, errors);
+  }
+  finding.error = join(errors, "; ");
+  return finding;
 }
 
 } // namespace dg::policy

@@ -20,6 +20,7 @@
 #pragma once
 
 #include "policy/reason.hpp"
+#include "policy/sigstore.hpp"
 #include "util/crypto.hpp"
 
 #include <nlohmann/json.hpp>
@@ -104,13 +105,27 @@ ProvenanceFinding check_attestation(const nlohmann::json& attestation,
                                     const std::vector<TrustedKey>& keys,
                                     std::string_view digest);
 
+// Whether the cosign simple-signing `payload` (its bytes, already verified by the caller, e.g. in
+// a Sigstore bundle) names `digest` in `repository`: `binds`, `manifest_digest`,
+// `docker_reference` and `error` as check_cosign_signature sets them; `verified` stays false.
+SignatureFinding check_cosign_payload(std::string_view payload,
+                                      std::string_view digest,
+                                      std::string_view repository);
+
+// The facts of the in-toto statement `payload` (its bytes, already verified by the caller) about
+// `digest`, as check_attestation reads them; `verified` stays false and `error` names only the
+// statement's problems.
+ProvenanceFinding read_statement_payload(std::string_view payload, std::string_view digest);
+
 // The DSSE v1 pre-authentication encoding:
 // "DSSEv1 " + len(type) + " " + type + " " + len(body) + " " + body, lengths in ASCII decimal.
 std::string dsse_pae(std::string_view payload_type, std::string_view payload);
 
-// A policy's "require_signature". An empty `keys` accepts any trusted key.
+// A policy's "require_signature". An empty `keys` accepts any trusted key, unless `identities`
+// are listed: then only they (and the keys listed) count.
 struct SignatureRequirement {
   std::vector<std::string> keys;
+  std::vector<sigstore::IdentityRule> identities = {};
 };
 
 // A policy's "require_provenance". Empty lists accept anything; `builder_ids` and
@@ -119,6 +134,7 @@ struct ProvenanceRequirement {
   std::vector<std::string> keys;
   std::vector<std::string> builder_ids;
   std::vector<std::string> source_repositories;
+  std::vector<sigstore::IdentityRule> identities = {}; // see SignatureRequirement
 };
 
 // Reasons, with gate "require_signature", why `findings` do not satisfy `requirement`; empty when

@@ -138,13 +138,20 @@ evaluate_timeless_evidence(const Policy& policy, const EnvironmentPolicy& env, c
   }
   std::string recorded_commit = string_or_empty(facts.source, "commit");
   std::string recorded_builder = string_or_empty(facts.build, "builder_id");
+  std::vector<BundleFinding> bundles;
+  if ((env.require_signature && !env.require_signature->identities.empty()) ||
+      (env.require_provenance && !env.require_provenance->identities.empty())) {
+    for (const auto& b : facts.bundles) {
+      bundles.push_back(check_bundle(b, policy.trusted_roots, facts.digest, facts.repository));
+    }
+  }
   if (env.require_signature) {
     std::vector<SignatureFinding> findings;
     auto keys = policy.keys(env.require_signature->keys);
     for (const auto& s : facts.signatures) {
       findings.push_back(check_cosign_signature(s, keys, facts.digest, facts.repository));
     }
-    for (auto& r : evaluate_signatures(*env.require_signature, findings)) {
+    for (auto& r : evaluate_signature_requirement(*env.require_signature, findings, bundles)) {
       reasons.push_back(std::move(r));
     }
   }
@@ -154,8 +161,8 @@ evaluate_timeless_evidence(const Policy& policy, const EnvironmentPolicy& env, c
     for (const auto& a : facts.attestations) {
       findings.push_back(check_attestation(a, keys, facts.digest));
     }
-    for (auto& r : evaluate_provenance(*env.require_provenance, findings, recorded_commit,
-                                       recorded_builder)) {
+    for (auto& r : evaluate_provenance_requirement(*env.require_provenance, findings, bundles,
+                                                   recorded_commit, recorded_builder)) {
       reasons.push_back(std::move(r));
     }
   }

@@ -111,33 +111,78 @@ Result<void> check_key_names(const FieldReader& r,
   return {};
 }
 
-Result<void>
-read_requirements(FieldReader& r, EnvironmentPolicy& env, const std::set<std::string>& keys) {
+// The keyless identities `identities` of a requirement, each naming a trust root of `roots`.
+Result<void> read_identities(FieldReader& r,
+                             std::vector<sigstore::IdentityRule>& target,
+                             const std::set<std::string>& roots) {
+  auto present = r.optional_objects("identities", [&](FieldReader& i) -> Result<void> {
+    sigstore::IdentityRule rule;
+    DG_ASSIGN(rule.trusted_root, i.string("trusted_root"));
+    DG_ASSIGN(rule.issuer, i.string("issuer"));
+    DG_ASSIGN(rule.subject, i.string("subject"));
+    if (!roots.count(rule.trusted_root)) {
+      return i.error("trusted_root",
+                     "unknown trust root '" + rule.trusted_root + "' (not in trusted_roots)");
+    }
+    if (rule.issuer.empty()) {
+      return i.error("issuer", "must be a non-empty string");
+    }
+    if (auto ok = validate_glob(rule.subject); !ok) {
+      return i.error("subject", ok.error().message);
+    }
+    target.push_back(std::move(rule));
+    return {};
+  });
+  if (!present) {
+    return present.error();
+  }
+  return {};
+}
+
+// The key names of a requirement: required unless it lists identities.
+Result<void> read_keys(FieldReader& r, std::vector<std::string>& target, bool identities) {
+  if (identities && !r.has("keys")) {
+    return {};
+  }
+  DG_ASSIGN(target, key_names(r));
+  return {};
+}
+
+Result<void> read_requirements(FieldReader& r,
+                               EnvironmentPolicy& env,
+                               const std::set<std::string>& keys,
+                               const std::set<std::string>& roots) {
   DG_TRY(r.optional_object("require_signature", [&](FieldReader& s) -> Result<void> {
     SignatureRequirement req;
-    DG_ASSIGN(req.keys, key_names(s));
+    DG_TRY(read_keys(s, req.keys, s.has("identities")));
+    DG_TRY(read_identities(s, req.identities, roots));
     env.require_signature = std::move(req);
     return {};
   }));
-  if (env.require_signature) {
+  if (env.require_signature &&
+      (env.require_signature->identities.empty() || !env.require_signature->keys.empty())) {
     DG_TRY(check_key_names(r, "require_signature.keys", env.require_signature->keys, keys));
   }
   DG_TRY(r.optional_object("require_provenance", [&](FieldReader& p) -> Result<void> {
     ProvenanceRequirement req;
-    DG_ASSIGN(req.keys, key_names(p));
+    DG_TRY(read_keys(p, req.keys, p.has("identities")));
+    DG_TRY(read_identities(p, req.identities, roots));
     DG_TRY(read_globs(p, "builder_ids", req.builder_ids));
     DG_TRY(read_globs(p, "source_repositories", req.source_repositories));
     env.require_provenance = std::move(req);
     return {};
   }));
-  if (env.require_provenance) {
+  if (env.require_provenance &&
+      (env.require_provenance->identities.empty() || !env.require_provenance->keys.empty())) {
     DG_TRY(check_key_names(r, "require_provenance.keys", env.require_provenance->keys, keys));
   }
   return {};
 }
 
-Result<void>
-read_environment(FieldReader& r, EnvironmentPolicy& env, const std::set<std::string>& keys) {
+Result<void> read_environment(FieldReader& r,
+                              EnvironmentPolicy& env,
+                              const std::set<std::string>& keys,
+                              const std::set<std::string>& roots) {
   DG_TRY(read_names(r, "after", env.after));
   DG_TRY(read_globs(r, "repositories", env.repositories));
   DG_TRY(read_names(r, "require_gates", env.require_gates));
@@ -154,7 +199,7 @@ read_environment(FieldReader& r, EnvironmentPolicy& env, const std::set<std::str
   DG_TRY(read_flag(r, "require_registry_parity", env.require_registry_parity));
   DG_TRY(read_flag(r, "require_complete_evidence", env.require_complete_evidence));
   DG_TRY(read_names(r, "require_platforms", env.require_platforms));
-  DG_TRY(read_requirements(r, env, keys));
+  DG_TRY(read_requirements(r, env, keys, roots));
   DG_TRY(read_globs(r, "source_refs", env.source_refs));
   DG_TRY(read_flag(r, "stable_semver_only", env.stable_semver_only));
   DG_TRY(read_flag(r, "require_pinned_base_image", env.require_pinned_base_image));
@@ -197,7 +242,40 @@ Result<void> read_trusted_keys(FieldReader& r, Policy& policy, std::set<std::str
   });
 }
 
-Result<void> read_environments(FieldReader& r, Policy& policy, const std::set<std::string>& keys) {
+Result<void> read_trusted_roots(FieldReader& r,
+                                Policy& policy,
+                                const TrustRootLoader& load,
+                                std::set<std::string>& names) {
+  return r.object("trusted_roots", [&](FieldReader& all) -> Result<void> {
+    for (const auto& name : all.keys()) {
+      DG_TRY(all.object(name, [&](FieldReader& t) -> Result<void> {
+        std::string file;
+        DG_ASSIGN(file, t.string("file"));
+        if (!load) {
+          return t.error("file", "trust root files cannot be read here");
+        }
+        auto text = load(file);
+        if (!text) {
+          return t.error("file", text.error().message);
+        }
+        auto root = sigstore::parse_trusted_root(*text);
+        if (!root) {
+          return t.error("file", file + ": " + root.error().message);
+        }
+        policy.trusted_roots.emplace(name, std::make_shared<const SigstoreTrust>(
+                                               name, std::move(*root), to_hex(sha256(*text))));
+        names.insert(name);
+        return {};
+      }));
+    }
+    return {};
+  });
+}
+
+Result<void> read_environments(FieldReader& r,
+                               Policy& policy,
+                               const std::set<std::string>& keys,
+                               const std::set<std::string>& roots) {
   if (!r.has("environments")) {
     return r.missing("environments", "an object with at least one environment");
   }
@@ -214,7 +292,8 @@ Result<void> read_environments(FieldReader& r, Policy& policy, const std::set<st
       }
       EnvironmentPolicy env;
       env.name = name;
-      DG_TRY(all.object(name, [&](FieldReader& e) { return read_environment(e, env, keys); }));
+      DG_TRY(
+          all.object(name, [&](FieldReader& e) { return read_environment(e, env, keys, roots); }));
       policy.environments.emplace(name, std::move(env));
     }
     return {};
@@ -223,7 +302,7 @@ Result<void> read_environments(FieldReader& r, Policy& policy, const std::set<st
 
 } // namespace
 
-Result<Policy> parse_policy(std::string_view text) {
+Result<Policy> parse_policy(std::string_view text, const TrustRootLoader& load) {
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded()) {
     return make_error(Errc::invalid_argument, "policy: not valid JSON");
@@ -238,7 +317,11 @@ Result<Policy> parse_policy(std::string_view text) {
     if (r.has("trusted_keys")) {
       DG_TRY(read_trusted_keys(r, policy, key_set));
     }
-    return read_environments(r, policy, key_set);
+    std::set<std::string> root_set;
+    if (r.has("trusted_roots")) {
+      DG_TRY(read_trusted_roots(r, policy, load, root_set));
+    }
+    return read_environments(r, policy, key_set, root_set);
   }));
   for (const auto& [name, env] : policy.environments) {
     for (std::size_t i = 0; i < env.after.size(); ++i) {

@@ -5,11 +5,13 @@
 #pragma once
 
 #include "policy/attestation.hpp"
+#include "policy/sigstore_policy.hpp"
 #include "util/result.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,6 +38,7 @@ struct EnvironmentPolicy {
 
 struct Policy {
   std::vector<TrustedKey> trusted_keys;
+  SigstoreTrusts trusted_roots; // "trusted_roots", by name
   std::map<std::string, EnvironmentPolicy> environments;
   nlohmann::json document; // the parsed file
   std::string sha256;      // hex SHA-256 of the file's bytes
@@ -45,7 +48,11 @@ struct Policy {
   std::vector<TrustedKey> keys(const std::vector<std::string>& names) const;
 };
 
-// Parse a policy file's bytes.
-Result<Policy> parse_policy(std::string_view text);
+// Reads a trust root's file named in "trusted_roots" (relative to the policy file).
+using TrustRootLoader = std::function<Result<std::string>(const std::string& file)>;
+
+// Parse a policy file's bytes; `load` reads the trust roots it names (without one, a policy that
+// names trust roots is refused).
+Result<Policy> parse_policy(std::string_view text, const TrustRootLoader& load = {});
 
 } // namespace dg::policy

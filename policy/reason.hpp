@@ -35,6 +35,7 @@ inline constexpr const char* base_image_not_pinned = "base-image-not-pinned";
 inline constexpr const char* stage_order = "stage-order";
 inline constexpr const char* evidence_stale = "evidence-stale";
 inline constexpr const char* ledger_integrity = "ledger-integrity";
+inline constexpr const char* identity_mismatch = "identity-mismatch";
 } // namespace reason
 
 struct Reason {

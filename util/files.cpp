@@ -21,6 +21,14 @@ Result<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
+Result<std::string> read_file_beside(const std::string& beside, const std::string& file) {
+  if (file.empty() || file[0] == '/') {
+    return read_file(file);
+  }
+  const auto slash = beside.find_last_of('/');
+  return read_file(slash == std::string::npos ? file : beside.substr(0, slash + 1) + file);
+}
+
 Result<void>
 write_file_atomic(const std::string& path, const std::string& content, unsigned mode, bool sync) {
   auto slash = path.find_last_of('/');

@@ -3,6 +3,7 @@
 #include "daemon/routes/handlers.hpp"
 #include "policy/evidence.hpp"
 #include "policy/reference.hpp"
+#include "policy/sigstore_policy.hpp"
 
 namespace dg::daemon {
 
@@ -14,7 +15,8 @@ json optional_text(const std::string& s) {
   return s.empty() ? json(nullptr) : json(s);
 }
 
-// Each signature and attestation of `facts` with its key and whether it verified.
+// Each signature, attestation and Sigstore bundle of `facts` with its key or identity and whether
+// it verified.
 void add_signatures(json& body,
                     const policy::Facts& facts,
                     const std::shared_ptr<const policy::Policy>& pol,
@@ -43,6 +45,13 @@ void add_signatures(json& body,
                         {"error", optional_text(f.error)}});
   }
   body["attestations"] = atts;
+  json bundles = json::array();
+  const policy::SigstoreTrusts none;
+  for (const auto& b : facts.bundles) {
+    bundles.push_back(policy::bundle_json(
+        policy::check_bundle(b, pol ? pol->trusted_roots : none, digest, facts.repository)));
+  }
+  body["bundles"] = bundles;
 }
 
 } // namespace

@@ -1,0 +1,70 @@
+// A private Sigstore made with OpenSSL for the tests: a Fulcio-like certificate authority, a
+// Rekor-like transparency log (signed checkpoints and signed entry timestamps), a CT log that
+// embeds SCTs in the certificates, and an RFC 3161 timestamp authority, with a trusted_root.json
+// that lists them. Each bundle it makes can have one check broken at a time.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace dg::test {
+
+inline constexpr const char* k_sigstore_issuer = "https://token.actions.githubusercontent.com";
+inline constexpr const char* k_sigstore_subject =
+    "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.4.2";
+
+class SigstorePki {
+public:
+  // What a bundle holds, and what is broken in it.
+  struct Options {
+    std::string subject = k_sigstore_subject;
+    std::string issuer = k_sigstore_issuer;
+    bool dsse = false;               // sign `content` as a DSSE envelope of payload type in-toto
+    bool set = true;                 // give the log entry a signed entry timestamp
+    bool tsa = false;                // add an RFC 3161 timestamp
+    bool other_ca = false;           // the leaf is issued by a CA outside the trust root
+    bool expired_at_signing = false; // the entry is integrated after the leaf expired
+    bool bad_set = false;            // the SET is signed by another key
+    bool bad_proof = false;          // a hash of the inclusion proof is flipped
+    bool bad_checkpoint = false;     // the checkpoint is signed by another key
+    bool unknown_log = false;        // the entry names a log the trust root does not list
+    bool other_body = false;         // the log entry logs another signature
+    bool bad_sct = false;            // the SCT is signed by another key
+    bool bad_signature = false;      // the signature (logged as it is) is by another key
+    bool bad_tsa = false;            // the timestamp is from a TSA outside the trust root
+  };
+
+  SigstorePki();
+  ~SigstorePki();
+  SigstorePki(const SigstorePki&) = delete;
+  SigstorePki& operator=(const SigstorePki&) = delete;
+
+  // A trusted_root.json listing the CA and, when asked, the log, the CT log and the TSA.
+  nlohmann::json trusted_root(bool tlogs = true, bool ctlogs = true, bool tsas = true) const;
+
+  // A 0.3 bundle over `content`: the artifact of a message signature, or the in-toto statement of
+  // a DSSE envelope (Options::dsse).
+  nlohmann::json bundle(std::string_view content, const Options& options) const;
+
+  // An in-toto statement whose subject is `digest` ("sha256:<hex>"), with a SLSA v1 predicate
+  // built by `builder_id` from `repository` at `commit` when `builder_id` is not empty.
+  static std::string statement(std::string_view digest,
+                               std::string_view builder_id = "",
+                               std::string_view repository = "",
+                               std::string_view commit = "");
+  // A cosign simple-signing payload naming `repository` and `digest`.
+  static std::string cosign_payload(std::string_view repository, std::string_view digest);
+
+  // The signing time of every bundle (Unix seconds).
+  static constexpr std::int64_t k_signing_time = 1'780'000'000;
+
+private:
+  struct State;
+  std::unique_ptr<State> m_state;
+};
+
+} // namespace dg::test

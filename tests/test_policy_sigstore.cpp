@@ -1,0 +1,249 @@
+// The Sigstore verifier against a private Sigstore made with OpenSSL (tests/support/sigstore_pki):
+// each check of the contract broken alone gives its own check and message.
+#include "policy/sigstore.hpp"
+#include "tests/support/sigstore_pki.hpp"
+#include "util/crypto.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace {
+
+namespace ss = dg::policy::sigstore;
+using dg::test::SigstorePki;
+using nlohmann::json;
+
+const SigstorePki& pki() {
+  static const SigstorePki instance;
+  return instance;
+}
+
+const std::string k_artifact = SigstorePki::cosign_payload(
+    "ghcr.io/acme/app", "sha256:" + dg::to_hex(dg::sha256("digestgate sigstore test image")));
+
+struct Outcome {
+  bool verified = false;
+  std::string check;
+  std::string error;
+  ss::Verification v;
+};
+
+Outcome run(const json& bundle, const json& root, const ss::Artifact& artifact) {
+  Outcome out;
+  auto parsed_root = ss::parse_trusted_root(root.dump());
+  REQUIRE_MESSAGE(parsed_root.ok(), parsed_root.error().message);
+  auto parsed = ss::parse_bundle(bundle);
+  if (!parsed) {
+    out.check = "bundle";
+    out.error = parsed.error().message;
+    return out;
+  }
+  out.v = ss::verify_bundle(*parsed, *parsed_root, artifact);
+  out.verified = out.v.verified;
+  out.check = out.verified ? "" : ss::to_string(out.v.failed);
+  out.error = out.v.error;
+  return out;
+}
+
+ss::Artifact bytes_of(const std::string& text) {
+  ss::Artifact a;
+  a.bytes = text;
+  return a;
+}
+
+Outcome message(const SigstorePki::Options& options, bool tlogs = true, bool ctlogs = true) {
+  return run(pki().bundle(k_artifact, options), pki().trusted_root(tlogs, ctlogs, true),
+             bytes_of(k_artifact));
+}
+
+} // namespace
+
+TEST_SUITE_BEGIN("Sigstore");
+
+TEST_CASE("A message signature from the test Sigstore verifies with its identity and log entry") {
+  const Outcome out = message({});
+  CHECK_MESSAGE(out.verified, out.error);
+  CHECK(out.v.identity.subject == dg::test::k_sigstore_subject);
+  CHECK(out.v.identity.issuer == dg::test::k_sigstore_issuer);
+  CHECK(out.v.identity.source_repository_uri == "https://github.com/acme/app");
+  CHECK(out.v.log_index == 1001);
+  CHECK(out.v.integrated_time == SigstorePki::k_signing_time);
+  CHECK(ss::identity_matches(
+      {"", dg::test::k_sigstore_issuer, "https://github.com/acme/app/.github/workflows/*"},
+      out.v.identity));
+}
+
+TEST_CASE("A DSSE statement verifies for a subject digest, by digest or by artifact") {
+  const std::string image = "sha256:" + dg::to_hex(dg::sha256("an image"));
+  SigstorePki::Options options;
+  options.dsse = true;
+  const json bundle = pki().bundle(SigstorePki::statement(image), options);
+  auto by_digest = ss::artifact_from_digest(image);
+  REQUIRE(by_digest.ok());
+  const Outcome out = run(bundle, pki().trusted_root(), *by_digest);
+  CHECK_MESSAGE(out.verified, out.error);
+  const Outcome by_bytes = run(bundle, pki().trusted_root(), bytes_of("an image"));
+  CHECK_MESSAGE(by_bytes.verified, by_bytes.error);
+  auto other = ss::artifact_from_digest("sha256:" + dg::to_hex(dg::sha256("another image")));
+  const Outcome wrong = run(bundle, pki().trusted_root(), *other);
+  CHECK(wrong.check == "artifact");
+  CHECK(wrong.error.find("statement's subjects do not include sha256:") != std::string::npos);
+}
+
+TEST_CASE("An RFC 3161 timestamp alone dates the signature") {
+  SigstorePki::Options options;
+  options.set = false;
+  options.tsa = true;
+  const Outcome out = message(options);
+  CHECK_MESSAGE(out.verified, out.error);
+  REQUIRE(out.v.signing_times.size() == 1);
+  CHECK(out.v.signing_times[0] == SigstorePki::k_signing_time + 5);
+  CHECK_FALSE(out.v.integrated_time.has_value());
+}
+
+TEST_CASE("Each broken check fails with its own check and message") {
+  struct Case {
+    const char* name;
+    SigstorePki::Options options;
+    const char* check;
+    const char* message;
+  };
+  auto with = [](auto set) {
+    SigstorePki::Options o;
+    set(o);
+    return o;
+  };
+  const Case cases[] = {
+      {"leaf from another CA", with([](auto& o) { o.other_ca = true; }), "certificate",
+       "does not chain to a certificate authority of the trust root"},
+      {"integrated after the leaf expired", with([](auto& o) { o.expired_at_signing = true; }),
+       "certificate", "outside the signing certificate's validity period"},
+      {"no SET and no timestamp", with([](auto& o) { o.set = false; }), "signing-time",
+       "no verified signing time: the bundle has no signed entry timestamp and no RFC 3161"},
+      {"SET by another key", with([](auto& o) { o.bad_set = true; }), "signing-time",
+       "signed entry timestamp does not verify under its log's key"},
+      {"timestamp from another TSA", with([](auto& o) { o.bad_tsa = true; }), "signing-time",
+       "does not verify under a timestamp authority of the trust root"},
+      {"bad inclusion proof, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.bad_proof = true;
+       }),
+       "transparency-log", "inclusion proof does not lead to its root hash"},
+      {"checkpoint by another key, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.bad_checkpoint = true;
+       }),
+       "transparency-log", "checkpoint is not signed by the entry's transparency log"},
+      {"unknown log, dated by a TSA", with([](auto& o) {
+         o.tsa = true;
+         o.unknown_log = true;
+       }),
+       "transparency-log", "it is from no transparency log of the trust root"},
+      {"entry logs another signature, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.other_body = true;
+       }),
+       "log-entry-body", "the log entry holds another signature than the bundle's"},
+      {"SCT by another key", with([](auto& o) { o.bad_sct = true; }), "sct",
+       "the embedded SCT does not verify under its CT log"},
+      {"signature by another key", with([](auto& o) { o.bad_signature = true; }), "signature",
+       "the message signature does not verify over the artifact"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.name));
+    const Outcome out = message(c.options);
+    CAPTURE(out.error);
+    CHECK_FALSE(out.verified);
+    CHECK(out.check == c.check);
+    CHECK(out.error.find(c.message) != std::string::npos);
+    CHECK(out.v.identity.subject == dg::test::k_sigstore_subject);
+  }
+}
+
+TEST_CASE("A message digest that is not the artifact's fails the artifact check") {
+  const json bundle = pki().bundle(k_artifact, {});
+  auto other = ss::artifact_from_digest("sha256:" + dg::to_hex(dg::sha256("something else")));
+  REQUIRE(other.ok());
+  // The signature verifies over the bundle's digest; the digest is not the artifact's.
+  const Outcome out = run(bundle, pki().trusted_root(), *other);
+  CHECK(out.check == "artifact");
+  CHECK(out.error == "the bundle's message digest is not the artifact's sha256 digest");
+}
+
+TEST_CASE("A trust root without logs or CT logs does not ask for them") {
+  SigstorePki::Options options;
+  options.set = false;
+  options.tsa = true;
+  options.unknown_log = true;
+  options.bad_sct = true;
+  CHECK_FALSE(message(options).verified);
+  const Outcome out = message(options, /*tlogs=*/false, /*ctlogs=*/false);
+  CHECK_MESSAGE(out.verified, out.error);
+}
+
+TEST_CASE("Bundles that are not understood are refused naming the field") {
+  json bundle = pki().bundle(k_artifact, {});
+  SUBCASE("unknown field") {
+    bundle["verificationMaterial"]["extra"] = 1;
+    CHECK(run(bundle, pki().trusted_root(), bytes_of(k_artifact)).error ==
+          "verificationMaterial.extra is not a field this verifier understands");
+  }
+  SUBCASE("public key") {
+    bundle["verificationMaterial"].erase("certificate");
+    bundle["verificationMaterial"]["publicKey"] = {{"hint", "abc"}};
+    CHECK(run(bundle, pki().trusted_root(), bytes_of(k_artifact)).error.find("managed key") !=
+          std::string::npos);
+  }
+  SUBCASE("both contents") {
+    bundle["dsseEnvelope"] = json::object();
+    CHECK(run(bundle, pki().trusted_root(), bytes_of(k_artifact)).error ==
+          "bundle must hold exactly one of messageSignature and dsseEnvelope");
+  }
+  SUBCASE("0.3 bundle with a chain") {
+    json material = bundle["verificationMaterial"];
+    material["x509CertificateChain"] = {{"certificates", json::array({material["certificate"]})}};
+    material.erase("certificate");
+    bundle["verificationMaterial"] = material;
+    CHECK(run(bundle, pki().trusted_root(), bytes_of(k_artifact)).error ==
+          "verificationMaterial.x509CertificateChain is not allowed in a 0.3 bundle");
+  }
+  SUBCASE("0.2 entry without an inclusion proof") {
+    bundle["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.2";
+    bundle["verificationMaterial"]["tlogEntries"][0].erase("inclusionProof");
+    CHECK(run(bundle, pki().trusted_root(), bytes_of(k_artifact)).error ==
+          "verificationMaterial.tlogEntries[0] has no inclusionProof, which bundles from 0.2 on "
+          "require");
+  }
+}
+
+TEST_CASE("Trust roots that are not understood are refused naming the field") {
+  json root = pki().trusted_root();
+  SUBCASE("validity without start") {
+    root["tlogs"][0]["publicKey"]["validFor"].erase("start");
+    CHECK(ss::parse_trusted_root(root.dump()).error().message ==
+          "tlogs[0].publicKey.validFor.start is missing");
+  }
+  SUBCASE("bad key") {
+    root["ctlogs"][0]["publicKey"]["rawBytes"] = dg::base64_encode(std::string("not a key"));
+    CHECK(ss::parse_trusted_root(root.dump()).error().message ==
+          "ctlogs[0].publicKey.rawBytes is not a DER public key");
+  }
+  SUBCASE("no certificate authority") {
+    root["certificateAuthorities"] = json::array();
+    CHECK(ss::parse_trusted_root(root.dump())
+              .error()
+              .message.starts_with("certificateAuthorities is empty"));
+  }
+  SUBCASE("unknown field") {
+    root["extra"] = true;
+    CHECK(ss::parse_trusted_root(root.dump()).error().message ==
+          "extra is not a field this verifier understands");
+  }
+}
+
+TEST_SUITE_END();

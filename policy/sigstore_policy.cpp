@@ -209,6 +209,8 @@ json bundle_json(const BundleFinding& f) {
   if (f.dsse) {
     out["predicate_type"] = f.statement.predicate_type;
     out["builder_id"] = f.statement.builder_id;
+    out["source_repository"] = f.statement.source_repository;
+    out["source_commit"] = f.statement.source_commit;
   }
   const std::string error =
       !f.error.empty() ? f.error : (v != nullptr && !v->verified ? failure_text(*v) : "");

@@ -58,7 +58,10 @@ TEST_CASE("Malformed server URLs are refused with what is wrong") {
       {"http://x:65536", "URL has a bad port '65536'"},
       {"http://x:", "URL has a bad port ''"},
   };
-  for (const auto& [text, message] : cases) {
+  for (const auto& item : cases) {
+    // INFO keeps a reference in a lambda, which clang 14 refuses for a structured binding.
+    const auto& text = item.first;
+    const auto& message = item.second;
     INFO("url: ", text);
     const auto url = parse_url(text);
     REQUIRE_FALSE(url.ok());

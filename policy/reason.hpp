@@ -36,6 +36,9 @@ inline constexpr const char* stage_order = "stage-order";
 inline constexpr const char* evidence_stale = "evidence-stale";
 inline constexpr const char* ledger_integrity = "ledger-integrity";
 inline constexpr const char* identity_mismatch = "identity-mismatch";
+// Admission only: the environment never approved the digest for its repository, or rolled back
+// from it.
+inline constexpr const char* not_approved = "not-approved";
 } // namespace reason
 
 struct Reason {

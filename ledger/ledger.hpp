@@ -98,6 +98,12 @@ struct Revocation {
   std::string time;
 };
 
+// Where one digest stands for one repository in one environment, for admission control.
+struct DigestStanding {
+  std::int64_t approved_seq = 0;    // the newest approval of the digest there; 0: never approved
+  std::int64_t rolled_back_seq = 0; // the newest approved rollback away from it; 0: none
+};
+
 struct EntryFilter {
   std::int64_t after = 0;
   std::int64_t limit = 100;
@@ -141,6 +147,11 @@ public:
   virtual bool rolled_back_from(const std::string& environment,
                                 const std::string& repository,
                                 const std::string& digest) = 0;
+  // The newest approval of `digest` for `repository` in `environment`, and the newest approved
+  // rollback there away from it. Two index lookups.
+  virtual DigestStanding standing(const std::string& environment,
+                                  const std::string& repository,
+                                  const std::string& digest) = 0;
   // The environment's entries, newest first, optionally for one repository.
   virtual std::vector<Entry> environment_history(const std::string& environment,
                                                  const std::string& repository,

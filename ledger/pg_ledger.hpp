@@ -95,6 +95,9 @@ public:
   bool rolled_back_from(const std::string& environment,
                         const std::string& repository,
                         const std::string& digest) override;
+  DigestStanding standing(const std::string& environment,
+                          const std::string& repository,
+                          const std::string& digest) override;
   std::vector<Entry> environment_history(const std::string& environment,
                                          const std::string& repository,
                                          std::int64_t limit) override;

@@ -167,6 +167,22 @@ bool PgView::rolled_back_from(const std::string& environment,
              .size() > 0;
 }
 
+DigestStanding PgView::standing(const std::string& environment,
+                                const std::string& repository,
+                                const std::string& digest) {
+  auto rows = m_db.query(
+      "SELECT COALESCE((SELECT max(seq) FROM approvals WHERE environment = $1 AND digest = $3 AND "
+      "repository = $2), 0), COALESCE((SELECT max(seq) FROM rollbacks WHERE environment = $1 AND "
+      "repository = $2 AND from_digest = $3), 0)",
+      {environment, repository, digest});
+  DigestStanding out;
+  if (rows.size() > 0) {
+    out.approved_seq = rows.int64(0, 0);
+    out.rolled_back_seq = rows.int64(0, 1);
+  }
+  return out;
+}
+
 std::vector<Entry> PgView::environment_history(const std::string& environment,
                                                const std::string& repository,
                                                std::int64_t limit) {

@@ -511,6 +511,23 @@ bool SqlView::rolled_back_from(const std::string& environment,
   return found;
 }
 
+DigestStanding SqlView::standing(const std::string& environment,
+                                 const std::string& repository,
+                                 const std::string& digest) {
+  auto& stmt = m_db.prepare(
+      "SELECT (SELECT max(seq) FROM approvals WHERE environment = ?1 AND digest = ?3 AND "
+      "repository = ?2), (SELECT max(seq) FROM rollbacks WHERE environment = ?1 AND "
+      "repository = ?2 AND from_digest = ?3)");
+  stmt.bind(1, environment).bind(2, repository).bind(3, digest);
+  DigestStanding out;
+  if (stmt.step()) {
+    out.approved_seq = stmt.int64(0);
+    out.rolled_back_seq = stmt.int64(1);
+  }
+  stmt.reset();
+  return out;
+}
+
 std::vector<Entry> SqlView::environment_history(const std::string& environment,
                                                 const std::string& repository,
                                                 std::int64_t limit) {

@@ -77,7 +77,8 @@ struct Standing {
   // The environment approved the digest for this repository at some time (a promotion or a
   // rollback to it).
   bool approved = false;
-  // An approved rollback in the environment moved this repository away from the digest.
+  // An approved rollback in the environment moved this repository away from the digest after
+  // its newest approval there (a digest promoted again after a rollback is admitted again).
   bool rolled_back_from = false;
   // The revocation's reason, when the digest is revoked.
   std::optional<std::string> revoked;

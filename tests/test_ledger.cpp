@@ -181,6 +181,45 @@ TEST_CASE("Entries survive a reopen and the derived tables answer lookups") {
   }));
 }
 
+TEST_CASE("A digest's standing: its newest approval there and the newest rollback away from it") {
+  LedgerDir d;
+  const std::string good = digest_of(1), bad = digest_of(2);
+  const std::string repo = "ghcr.io/acme/app";
+  auto ledger = d.open();
+  auto promote = [&](const std::string& digest) {
+    json body{{"environment", "production"},
+              {"decision", "approved"},
+              {"promotions", {{{"repository", repo}, {"digest", digest}}}}};
+    return ledger->append(Draft{k_promotion, "deploy", body}).value().entry.seq;
+  };
+  std::int64_t good_seq = promote(good);
+  std::int64_t bad_seq = promote(bad);
+  json rollback{{"environment", "production"},
+                {"decision", "approved"},
+                {"repository", repo},
+                {"digest", good},
+                {"from_digest", bad}};
+  std::int64_t rollback_seq = ledger->append(Draft{k_rollback, "ops", rollback}).value().entry.seq;
+  REQUIRE(ledger->read([&](View& view) {
+    DigestStanding g = view.standing("production", repo, good);
+    CHECK(g.approved_seq == rollback_seq); // the rollback approved it again
+    CHECK(g.rolled_back_seq == 0);
+    DigestStanding b = view.standing("production", repo, bad);
+    CHECK(b.approved_seq == bad_seq);
+    CHECK(b.rolled_back_seq == rollback_seq);
+    CHECK(view.standing("staging", repo, good).approved_seq == 0);
+    CHECK(view.standing("production", "docker.io/acme/app", good).approved_seq == 0);
+  }));
+  CHECK(good_seq < bad_seq);
+  // Promoted again after the rollback: the newer approval is what counts.
+  std::int64_t again = promote(bad);
+  REQUIRE(ledger->read([&](View& view) {
+    DigestStanding b = view.standing("production", repo, bad);
+    CHECK(b.approved_seq == again);
+    CHECK(b.rolled_back_seq == rollback_seq);
+  }));
+}
+
 TEST_CASE("Concurrent appends share commits and each is acknowledged with its own durable entry") {
   LedgerDir d;
   auto ledger = d.open();

@@ -97,6 +97,8 @@ std::string everything(View& v, const std::vector<std::string>& digests) {
     out["revoked"][d] = v.revocation(d) ? v.revocation(d)->reason : "-";
     out["approved"][d] = v.approved_in("staging", d);
     out["rolled"][d] = v.rolled_back_from("staging", "ghcr.io/acme/app", d);
+    const DigestStanding st = v.standing("staging", "ghcr.io/acme/app", d);
+    out["standing"][d] = json{st.approved_seq, st.rolled_back_seq};
   }
   for (const auto& s : v.slots("")) {
     out["slots"].push_back(json{s.environment, s.repository, s.digest, s.seq, s.time});

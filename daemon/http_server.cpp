@@ -64,6 +64,20 @@ make_response(unsigned version, bool keep_alive, Response&& r, const std::string
   return res;
 }
 
+// The subject of the peer's certificate when the handshake verified one against tls.client_ca,
+// else "".
+std::string verified_client(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) {
+    return {};
+  }
+  char subject[512];
+  if (X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject) == nullptr) {
+    return {};
+  }
+  return subject[0] == '\0' ? std::string("(empty subject)") : std::string(subject);
+}
+
 Response error_response(int status, const std::string& code, const std::string& message) {
   Response r;
   r.status = status;
@@ -154,7 +168,8 @@ struct HttpServer::Impl {
   }
 
   template <class Stream>
-  awaitable<void> serve(Stream& stream, std::shared_ptr<Connection> conn) {
+  awaitable<void>
+  serve(Stream& stream, std::shared_ptr<Connection> conn, std::string client_certificate = {}) {
     auto& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     bool first = true;
@@ -247,6 +262,7 @@ struct HttpServer::Impl {
       request.content_type = std::string(req[http::field::content_type]);
       request.if_none_match = std::string(req[http::field::if_none_match]);
       request.request_id = request_id;
+      request.client_certificate = client_certificate;
       bool keep_alive = req.keep_alive() && !stopping;
       // The service may take a while (a durable commit); no read timeout applies meanwhile.
       lowest.expires_never();
@@ -297,7 +313,7 @@ struct HttpServer::Impl {
           std::chrono::milliseconds(config.limits.header_timeout_ms));
       auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, k_tuple);
       if (!ec) {
-        co_await serve(stream, conn);
+        co_await serve(stream, conn, verified_client(stream.native_handle()));
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
         co_await stream.async_shutdown(k_tuple);
       } else {

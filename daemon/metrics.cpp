@@ -61,7 +61,9 @@ std::string Histogram::render(const std::string& name) const {
 
 Metrics::Metrics()
     : m_append_seconds({0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}),
-      m_batch_size({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}) {}
+      m_batch_size({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}),
+      m_admission_seconds(
+          {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}) {}
 
 void Metrics::request(const std::string& route, const std::string& method, int status) {
   // The method is the client's choice: any other token would make a new series, so the label set
@@ -91,6 +93,23 @@ void Metrics::rejected(const std::string& why) {
   ++m_rejected["reason=\"" + escape_label(why) + "\""];
 }
 
+void Metrics::admission(const std::string& environment, bool allowed, double seconds) {
+  std::string key = "environment=\"" + escape_label(environment) + "\",allowed=\"" +
+                    (allowed ? "true" : "false") + "\"";
+  {
+    std::lock_guard lock(m_mutex);
+    ++m_admissions[key];
+  }
+  m_admission_seconds.observe(seconds);
+}
+
+void Metrics::admission_reason(const std::string& environment, const std::string& code) {
+  std::string key =
+      "environment=\"" + escape_label(environment) + "\",reason=\"" + escape_label(code) + "\"";
+  std::lock_guard lock(m_mutex);
+  ++m_admission_reasons[key];
+}
+
 void Metrics::commit(std::size_t batch, double seconds) {
   m_append_seconds.observe(seconds);
   m_batch_size.observe(static_cast<double>(batch));
@@ -116,6 +135,11 @@ std::string Metrics::render() const {
            "Reasons given in refusals (and overridden by break glass), by reason code.", m_reasons);
     family("digestgate_connections_rejected_total", "counter",
            "Connections or requests cut off by a limit, by limit.", m_rejected);
+    family("digestgate_admission_reviews_total", "counter",
+           "Kubernetes admission reviews answered, by environment and verdict.", m_admissions);
+    family("digestgate_admission_refusals_total", "counter",
+           "Reason codes given to refused images in admission reviews, by environment and reason.",
+           m_admission_reasons);
   }
   out += "# HELP digestgate_ledger_entries Entries in the ledger.\n"
          "# TYPE digestgate_ledger_entries gauge\n"
@@ -135,6 +159,9 @@ std::string Metrics::render() const {
   out += "# HELP digestgate_ledger_commit_batch_size Entries appended per durable commit.\n"
          "# TYPE digestgate_ledger_commit_batch_size histogram\n";
   out += m_batch_size.render("digestgate_ledger_commit_batch_size");
+  out += "# HELP digestgate_admission_seconds Time to answer an admission review, from the parsed "
+         "request to the answer.\n# TYPE digestgate_admission_seconds histogram\n";
+  out += m_admission_seconds.render("digestgate_admission_seconds");
   return out;
 }
 

@@ -38,6 +38,11 @@ public:
   void connection_opened() { ++m_connections; }
   void connection_closed() { --m_connections; }
   void rejected(const std::string& why);
+  // One admission review answered for `environment` (a name the policy defines, or "unknown"),
+  // and the time it took.
+  void admission(const std::string& environment, bool allowed, double seconds);
+  // A reason code given to one refused image of an admission review.
+  void admission_reason(const std::string& environment, const std::string& code);
 
   std::string render() const;
 
@@ -47,11 +52,14 @@ private:
   std::map<std::string, std::uint64_t> m_decisions;
   std::map<std::string, std::uint64_t> m_reasons;
   std::map<std::string, std::uint64_t> m_rejected;
+  std::map<std::string, std::uint64_t> m_admissions;
+  std::map<std::string, std::uint64_t> m_admission_reasons;
   std::atomic<std::int64_t> m_ledger_entries{0};
   std::atomic<std::int64_t> m_checkpoint_size{0};
   std::atomic<std::int64_t> m_connections{0};
   Histogram m_append_seconds;
   Histogram m_batch_size;
+  Histogram m_admission_seconds;
 };
 
 // Escape a label value for the exposition format.

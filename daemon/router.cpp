@@ -102,7 +102,8 @@ Router::Router(std::span<const Route> routes) {
     c.segments = split(pattern.substr(1), '/');
     std::string_view role = route.role;
     c.token = role != "none";
-    if (role == "any") {
+    c.certificate = role == "any-or-certificate";
+    if (role == "any" || c.certificate) {
       c.roles.emplace_back();
     } else if (c.token) {
       c.roles = split(role, '|');
@@ -171,7 +172,7 @@ void Router::dispatch(Core& core, const Ctx& ctx) const {
   c.route = first.route->pattern;
   if (first.token) {
     c.principal = authenticate(core.config, c.request.authorization);
-    if (c.principal == nullptr) {
+    if (c.principal == nullptr && !(first.certificate && !c.request.client_certificate.empty())) {
       c.error(401, "unauthorized", "a valid bearer token is required");
       return;
     }
@@ -191,7 +192,7 @@ void Router::dispatch(Core& core, const Ctx& ctx) const {
   }
   bool allowed = chosen->roles.empty();
   for (const auto& role : chosen->roles) {
-    allowed = allowed || role.empty() || c.principal->has_role(role);
+    allowed = allowed || role.empty() || (c.principal != nullptr && c.principal->has_role(role));
   }
   if (!allowed) {
     std::string wanted;

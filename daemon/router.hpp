@@ -19,8 +19,10 @@
 //   also match it. No pattern matches: 404 `not-found`.
 // - method: "GET" also answers HEAD. A pattern that matches with no entry for the method: 405.
 // - role: "none" needs no token (health, metrics, static files); "any" needs a valid bearer token
-//   of any role; otherwise a role, or roles separated by '|' of which the principal needs one. No
-//   valid token: 401 `unauthorized` (before 405); a missing role: 403 `forbidden`.
+//   of any role; "any-or-certificate" a valid bearer token of any role or, without one, a client
+//   certificate that TLS verified against tls.client_ca (Request::client_certificate; the
+//   principal is then nullptr); otherwise a role, or roles separated by '|' of which the principal
+//   needs one. No valid token: 401 `unauthorized` (before 405); a missing role: 403 `forbidden`.
 // - every answer under /v1 carries the `Digestgate-Tree-Size` header (see Context).
 //
 // Thread-safety: a Router is immutable once made; dispatch() may run concurrently.
@@ -74,6 +76,7 @@ private:
     std::vector<std::string> segments; // "{name}" or "{name*}" for parameters
     std::vector<std::string> roles;    // empty: "none"; {""}: "any"
     bool token = true;
+    bool certificate = false; // a verified client certificate stands for a token
   };
   // The entries of the first pattern that matches `segments` (all sharing that pattern), with
   // its arguments; empty when none.

@@ -31,6 +31,9 @@ struct Request {
   std::string content_type;
   std::string if_none_match;
   std::string request_id;
+  // The subject of the client certificate that TLS verified against `tls.client_ca` ("" without
+  // one). It authenticates the caller of the admission endpoint only (docs/kubernetes.md).
+  std::string client_certificate;
 };
 
 struct Response {

@@ -481,6 +481,19 @@ CliResult https_envs(const std::string& address, const std::vector<std::string>&
   return run_process(argv, {{"DIGESTGATE_URL", ""}, {"DIGESTGATE_TOKEN", k_reader_token}}, "", 30);
 }
 
+// `POST /v1/admission/staging` over https with curl, with `args` (certificates), no token;
+// returns the body followed by a line with the HTTP status.
+CliResult admission_over_tls(const std::string& address, const std::vector<std::string>& args) {
+  const std::string review = R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",)"
+                             R"("request":{"uid":"tls-uid-1","operation":"DELETE"}})";
+  std::vector<std::string> argv = {
+      "curl",          "-sS",  "-X", "POST",          "-H", "Content-Type: application/json",
+      "--data-binary", review, "-w", "\n%{http_code}"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("https://" + address + "/v1/admission/staging");
+  return run_process(argv, {{"CURL_HOME", "/nonexistent"}}, "", 30);
+}
+
 // `openssl s_client` forced to one protocol version; stdin is empty, so it closes after the
 // handshake.
 CliResult s_client(const std::string& address, const std::string& ca, const std::string& version) {
@@ -924,6 +937,9 @@ TEST_CASE("Over TLS the CLI needs the CA, and with client_ca a client certificat
     }
     // Failed handshakes leave the daemon serving.
     CHECK(https_envs(address, {"--cacert", files.ca}).exit_code == 0);
+    // Without client_ca there is no client certificate to stand for a token.
+    const CliResult no_token = admission_over_tls(address, {"--cacert", files.ca});
+    CHECK_MESSAGE(contains(no_token.out, "\n401"), no_token.out << no_token.err);
     CHECK(process.stop() == 0);
   }
 
@@ -953,6 +969,13 @@ TEST_CASE("Over TLS the CLI needs the CA, and with client_ca a client certificat
     const CliResult no_token =
         run_process(argv, {{"DIGESTGATE_URL", ""}, {"DIGESTGATE_TOKEN", ""}}, "", 30);
     CHECK_MESSAGE(no_token.exit_code == 4, no_token.out << no_token.err);
+    // ... except for admission reviews: the API server's webhook client has a certificate and no
+    // token.
+    const CliResult review = admission_over_tls(
+        address, {"--cacert", files.ca, "--cert", files.client_cert, "--key", files.client_key});
+    CHECK_MESSAGE(contains(review.out, "\"uid\":\"tls-uid-1\""), review.out << review.err);
+    CHECK_MESSAGE(contains(review.out, "\"allowed\":true"), review.out << review.err);
+    CHECK_MESSAGE(contains(review.out, "\n200"), review.out << review.err);
     CHECK(process.stop() == 0);
   }
 }

@@ -50,6 +50,9 @@ void post_revocation(Core& core, const Ctx& ctx);
 // schemas.cpp
 void get_validation_schema(Core& core, const Ctx& ctx);
 
+// admission.cpp: a token of any role, or a client certificate verified by TLS.
+void post_admission(Core& core, const Ctx& ctx);
+
 // policy.cpp
 void get_policy(Core& core, const Ctx& ctx);
 void post_what_if(Core& core, const Ctx& ctx);

@@ -3,6 +3,7 @@
 // the contract; --json output; and `token new` producing a token a daemon accepts.
 #include "tests/support/daemon.hpp"
 #include "tests/support/evidence.hpp"
+#include "tests/support/gatekeeper.hpp"
 #include "util/files.hpp"
 
 #include <doctest/doctest.h>
@@ -20,15 +21,6 @@ constexpr const char* k_walkthrough_digest =
 
 json demo_policy() {
   return json::parse(dg::read_file(k_examples + "/demo-policy.json").value());
-}
-
-std::string last_line(const std::string& text) {
-  std::string trimmed = text;
-  while (!trimmed.empty() && trimmed.back() == '\n') {
-    trimmed.pop_back();
-  }
-  auto nl = trimmed.rfind('\n');
-  return nl == std::string::npos ? trimmed : trimmed.substr(nl + 1);
 }
 
 bool mentions(const CliResult& r, const std::string& text) {

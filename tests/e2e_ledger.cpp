@@ -9,6 +9,7 @@
 #include "ledger/merkle.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/evidence.hpp"
+#include "tests/support/gatekeeper.hpp"
 #include "tests/support/sqlite_cli.hpp"
 #include "util/crypto.hpp"
 
@@ -37,22 +38,6 @@ constexpr const char* k_origin = "digestgate.test/ledger"; // the fixture's conf
 // Approves any recorded digest in staging: for tests about the ledger, not the policy.
 const json k_open_policy = {
     {"environments", {{"staging", {{"require_complete_evidence", false}}}}}};
-
-std::set<std::string> codes_of(const json& response) {
-  std::set<std::string> codes;
-  for (const auto& r : response.value("reasons", json::array())) {
-    codes.insert(r.value("code", ""));
-  }
-  return codes;
-}
-
-std::string pinned(const std::string& digest) {
-  return std::string(k_repo) + "@" + digest;
-}
-
-json promotion(const std::string& reference, const std::string& env, bool dry_run = false) {
-  return {{"reference", reference}, {"environment", env}, {"dry_run", dry_run}};
-}
 
 std::string base64_of(const dg::Hash& hash) {
   return dg::base64_encode(
@@ -178,8 +163,8 @@ struct Filled {
                        k_recorder_token);
   }
   HttpResponse promote(const std::string& reference, bool dry_run = false) const {
-    return daemon.http("POST", "/v1/promotions", promotion(reference, "staging", dry_run).dump(),
-                       k_promoter_token);
+    return daemon.http("POST", "/v1/promotions",
+                       promotion_body(reference, "staging", dry_run).dump(), k_promoter_token);
   }
 
   // After a restart: not ready, and the good digest is refused for the ledger alone, with nothing
@@ -203,7 +188,7 @@ struct Filled {
     CHECK_MESSAGE(r["seq"].is_null(), refused.body); // nothing was appended
 
     // Break glass does not override the ledger's integrity.
-    json glass = promotion(pinned(good), "staging");
+    json glass = promotion_body(pinned(good), "staging");
     glass["break_glass"] = {{"reason", "outage"}};
     auto forced = daemon.http("POST", "/v1/promotions", glass.dump(), k_admin_token);
     CHECK_MESSAGE(forced.status == 403, forced.body);
@@ -640,7 +625,7 @@ TEST_CASE("Tampering with the derived tables does not change a decision") {
     f.daemon.start();
     auto before =
         f.daemon.http("POST", "/v1/promotions",
-                      promotion(pinned(f.good), "production", true).dump(), k_promoter_token);
+                      promotion_body(pinned(f.good), "production", true).dump(), k_promoter_token);
     REQUIRE_MESSAGE(codes_of(before.json()) == std::set<std::string>{"stage-order"}, before.body);
     REQUIRE(f.daemon.stop() == 0);
     sqlite_exec(f.db(), "INSERT INTO approvals(environment, repository, seq, digest, time, kind) "
@@ -651,8 +636,8 @@ TEST_CASE("Tampering with the derived tables does not change a decision") {
     f.daemon.start();
     json checked = last_ledger_check(f.daemon.log());
     CHECK_MESSAGE(checked.value("derived_tables", "") == "rebuilt", checked.dump());
-    auto r = f.daemon.http("POST", "/v1/promotions", promotion(pinned(f.good), "production").dump(),
-                           k_promoter_token);
+    auto r = f.daemon.http("POST", "/v1/promotions",
+                           promotion_body(pinned(f.good), "production").dump(), k_promoter_token);
     CHECK_MESSAGE(r.status == 403, r.body);
     CHECK_MESSAGE(codes_of(r.json()).count("stage-order") == 1, r.body);
   }
@@ -798,8 +783,9 @@ TEST_CASE("No acknowledged entry is lost when the daemon is killed mid-stream") 
             json evidence = {{"subject", {{"name", k_repo}, {"digest", digest}}}};
             auto rec = daemon.http("POST", "/v1/validations", evidence.dump(), k_recorder_token);
             ack(rec, "validation", digest);
-            auto pro = daemon.http("POST", "/v1/promotions",
-                                   promotion(pinned(digest), "staging").dump(), k_promoter_token);
+            auto pro =
+                daemon.http("POST", "/v1/promotions",
+                            promotion_body(pinned(digest), "staging").dump(), k_promoter_token);
             ack(pro, "promotion", digest);
           } catch (const std::exception&) {
             return; // the daemon was killed: whatever was not answered was not acknowledged
@@ -828,11 +814,12 @@ TEST_CASE("Inclusion and consistency proofs from the daemon verify with the CLI"
   for (int n = 0; n < 19; ++n) {
     std::string digest = sample_digest(200 + n / 2);
     HttpResponse r =
-        n % 2 == 0 ? daemon.http("POST", "/v1/validations",
-                                 json{{"subject", {{"name", k_repo}, {"digest", digest}}}}.dump(),
-                                 k_recorder_token)
-                   : daemon.http("POST", "/v1/promotions",
-                                 promotion(pinned(digest), "staging").dump(), k_promoter_token);
+        n % 2 == 0
+            ? daemon.http("POST", "/v1/validations",
+                          json{{"subject", {{"name", k_repo}, {"digest", digest}}}}.dump(),
+                          k_recorder_token)
+            : daemon.http("POST", "/v1/promotions",
+                          promotion_body(pinned(digest), "staging").dump(), k_promoter_token);
     REQUIRE_MESSAGE(r.status / 100 == 2, r.body);
     REQUIRE(r.json()["seq"] == n + 2);
   }

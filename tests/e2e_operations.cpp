@@ -5,6 +5,7 @@
 // at every step.
 #include "tests/support/daemon.hpp"
 #include "tests/support/evidence.hpp"
+#include "tests/support/gatekeeper.hpp"
 
 #include <doctest/doctest.h>
 
@@ -22,35 +23,6 @@ namespace {
 
 constexpr const char* k_api = "ghcr.io/acme/api";
 constexpr const char* k_web = "ghcr.io/acme/web";
-
-std::string pinned(const std::string& digest, const std::string& repo = k_repo) {
-  return repo + "@" + digest;
-}
-
-std::set<std::string> codes_of(const json& response) {
-  std::set<std::string> codes;
-  for (const auto& r : response.value("reasons", json::array())) {
-    codes.insert(r.value("code", ""));
-  }
-  return codes;
-}
-
-std::string describe(const std::set<std::string>& codes) {
-  std::string out;
-  for (const auto& c : codes) {
-    out += c + " ";
-  }
-  return out;
-}
-
-std::string last_line(const std::string& text) {
-  std::string trimmed = text;
-  while (!trimmed.empty() && trimmed.back() == '\n') {
-    trimmed.pop_back();
-  }
-  auto nl = trimmed.rfind('\n');
-  return nl == std::string::npos ? trimmed : trimmed.substr(nl + 1);
-}
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -83,40 +55,13 @@ std::string override_text(const std::vector<std::pair<std::string, std::string>>
 }
 
 // A daemon (strict policy unless told otherwise) and the requests each story is made of.
-struct Ops {
-  OpensslSigner signer;
-  Daemon daemon;
+struct Ops : Gatekeeper {
+  using Gatekeeper::Gatekeeper;
 
-  explicit Ops(const std::function<json(const std::string&)>& make_policy = strict_policy)
-      : daemon(make_policy(signer.public_key_pem())) {}
-
-  HttpResponse record_evidence(const json& evidence) const {
-    return daemon.http("POST", "/v1/validations", evidence.dump(), k_recorder_token);
-  }
-  // Records complete evidence for `digest` and returns it.
-  std::string record(const std::string& digest, const std::string& repo = k_repo) const {
-    auto r = record_evidence(complete_evidence(signer, digest, repo));
-    REQUIRE_MESSAGE(r.status == 201, r.body);
-    return digest;
-  }
-  HttpResponse promote(const json& body) const {
-    return daemon.http("POST", "/v1/promotions", body.dump(), k_promoter_token);
-  }
-  HttpResponse
-  promote(const std::string& reference, const std::string& env, bool dry_run = false) const {
-    return promote(json{{"reference", reference}, {"environment", env}, {"dry_run", dry_run}});
-  }
   HttpResponse promote_bundle(const std::vector<std::string>& references,
                               const std::string& env,
                               bool dry_run = false) const {
     return promote(json{{"references", references}, {"environment", env}, {"dry_run", dry_run}});
-  }
-  void approve(const std::string& digest,
-               const std::string& env,
-               const std::string& repo = k_repo) const {
-    auto r = promote(pinned(digest, repo), env);
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    REQUIRE(r.json()["decision"] == "approved");
   }
   HttpResponse report(const std::string& env,
                       const std::string& digest,

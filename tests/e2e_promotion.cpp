@@ -3,6 +3,7 @@
 // otherwise passes a policy requiring everything.
 #include "tests/support/daemon.hpp"
 #include "tests/support/evidence.hpp"
+#include "tests/support/gatekeeper.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,70 +14,14 @@
 using namespace dg::test;
 using nlohmann::json;
 
-namespace {
-
-json promote_body(const std::string& reference, const std::string& env, bool dry_run = false) {
-  return {{"reference", reference}, {"environment", env}, {"dry_run", dry_run}};
-}
-
-std::set<std::string> codes_of(const json& response) {
-  std::set<std::string> codes;
-  for (const auto& r : response.value("reasons", json::array())) {
-    codes.insert(r.value("code", ""));
-  }
-  return codes;
-}
-
-std::string describe(const std::set<std::string>& codes) {
-  std::string out;
-  for (const auto& c : codes) {
-    out += c + " ";
-  }
-  return out;
-}
-
-// A daemon with the strict policy and helpers that keep each test to a few lines.
-struct Gate {
-  OpensslSigner signer;
-  Daemon daemon{strict_policy(signer.public_key_pem())};
-
-  HttpResponse record(const json& evidence) const {
-    return daemon.http("POST", "/v1/validations", evidence.dump(), k_recorder_token);
-  }
-  HttpResponse
-  promote(const std::string& reference, const std::string& env, bool dry_run = false) const {
-    return daemon.http("POST", "/v1/promotions", promote_body(reference, env, dry_run).dump(),
-                       k_promoter_token);
-  }
-  // Promote and expect a refusal whose reasons are exactly `codes`.
-  void expect_refused(const std::string& reference,
-                      const std::string& env,
-                      const std::set<std::string>& codes) const {
-    auto r = promote(reference, env);
-    CHECK_MESSAGE(r.status == 403, r.body);
-    json j = r.json();
-    CHECK(j["decision"] == "refused");
-    CHECK(j["seq"].is_number_integer());
-    CHECK_MESSAGE(codes_of(j) == codes, "got: " << describe(codes_of(j)) << "\n" << r.body);
-    for (const auto& reason : j["reasons"]) {
-      CHECK(reason["message"].is_string());
-      CHECK_FALSE(reason["message"].get<std::string>().empty());
-    }
-  }
-};
-
-std::string pinned(const std::string& digest, const std::string& repo = k_repo) {
-  return repo + "@" + digest;
-}
-
-} // namespace
+namespace {} // namespace
 
 TEST_SUITE_BEGIN("E2E promotion");
 
 TEST_CASE("Complete evidence is approved in staging, then production, with the pinned reference") {
-  Gate g;
+  Gatekeeper g;
   std::string digest = sample_digest(1);
-  auto recorded = g.record(complete_evidence(g.signer, digest));
+  auto recorded = g.record_evidence(complete_evidence(g.signer, digest));
   REQUIRE_MESSAGE(recorded.status == 201, recorded.body);
   json rec = recorded.json();
   CHECK(rec["digest"] == digest);
@@ -106,7 +51,7 @@ TEST_CASE("Complete evidence is approved in staging, then production, with the p
 
   SUBCASE("A later digest reports the one it replaced") {
     std::string next = sample_digest(2);
-    REQUIRE(g.record(complete_evidence(g.signer, next)).status == 201);
+    g.record(next);
     auto r = g.promote(pinned(next), "staging");
     REQUIRE_MESSAGE(r.status == 200, r.body);
     CHECK(r.json()["previous_digest"] == digest);
@@ -120,7 +65,7 @@ TEST_CASE("Complete evidence is approved in staging, then production, with the p
 
 TEST_CASE(
     "Each reason code about the evidence is given alone for the smallest change that causes it") {
-  Gate g;
+  Gatekeeper g;
   struct Row {
     const char* code;
     std::function<void(json&, const std::string& digest)> mutate;
@@ -187,8 +132,9 @@ TEST_CASE(
        }},
       {"provenance-mismatch",
        [&](json& e, const std::string& d) {
-         e["attestations"] =
-             json::array({slsa_attestation(g.signer, d, "https://evil.example/builder@v1")});
+         Provenance evil;
+         evil.builder_id = "https://evil.example/builder@v1";
+         e["attestations"] = json::array({slsa_attestation(g.signer, d, evil)});
          e["build"]["builder_id"] = "https://evil.example/builder@v1";
        }},
       {"source-ref-not-allowed",
@@ -205,18 +151,18 @@ TEST_CASE(
     std::string digest = sample_digest(++n);
     json evidence = complete_evidence(g.signer, digest, row.repository);
     row.mutate(evidence, digest);
-    auto recorded = g.record(evidence);
+    auto recorded = g.record_evidence(evidence);
     REQUIRE_MESSAGE(recorded.status == 201, recorded.body);
     g.expect_refused(pinned(digest, row.repository), "staging", {row.code});
   }
 }
 
 TEST_CASE("A stable-SemVer-only environment refuses a pre-release tag") {
-  Gate g;
+  Gatekeeper g;
   std::string digest = sample_digest(7);
   json e = complete_evidence(g.signer, digest);
   e["source"]["ref"] = "refs/tags/v1.5.0-rc.1";
-  REQUIRE(g.record(e).status == 201);
+  REQUIRE(g.record_evidence(e).status == 201);
   auto r = g.promote(pinned(digest), "staging");
   CHECK(r.status == 403);
   auto reasons = r.json()["reasons"];
@@ -226,9 +172,9 @@ TEST_CASE("A stable-SemVer-only environment refuses a pre-release tag") {
 }
 
 TEST_CASE("Each reason code about the reference or the ledger state is provoked") {
-  Gate g;
+  Gatekeeper g;
   std::string digest = sample_digest(3);
-  REQUIRE(g.record(complete_evidence(g.signer, digest)).status == 201);
+  g.record(digest);
 
   SUBCASE("malformed-reference") {
     g.expect_refused("ghcr.io/acme/App@" + digest, "staging", {"malformed-reference"});
@@ -274,7 +220,7 @@ TEST_CASE("Each reason code about the reference or the ledger state is provoked"
                              k_operator_token);
     REQUIRE_MESSAGE(rev.status == 201, rev.body);
     g.expect_refused(pinned(digest), "staging", {"revoked"});
-    json glass = promote_body(pinned(digest), "staging");
+    json glass = promotion_body(pinned(digest), "staging");
     glass["break_glass"] = {{"reason", "ship it anyway"}};
     auto r = g.daemon.http("POST", "/v1/promotions", glass.dump(), k_operator_token);
     CHECK_MESSAGE(r.status == 403, r.body);
@@ -285,30 +231,30 @@ TEST_CASE("Each reason code about the reference or the ledger state is provoked"
     json e = complete_evidence(g.signer, d);
     e["build"]["base_image"] = "node:22-slim";
     e["source"]["ref"] = "refs/heads/main";
-    REQUIRE(g.record(e).status == 201);
+    REQUIRE(g.record_evidence(e).status == 201);
     g.expect_refused(pinned(d), "production",
                      {"base-image-not-pinned", "source-ref-not-allowed", "stage-order"});
   }
 }
 
 TEST_CASE("A later failing gate result overrides an earlier pass") {
-  Gate g;
+  Gatekeeper g;
   std::string digest = sample_digest(6);
   json e = complete_evidence(g.signer, digest);
-  REQUIRE(g.record(e).status == 201);
+  REQUIRE(g.record_evidence(e).status == 201);
   CHECK(g.promote(pinned(digest), "staging", true).status == 200);
   json rescan = {{"subject", {{"name", k_repo}, {"digest", digest}}}, {"gates", {e["gates"][0]}}};
   rescan["gates"][0]["findings"]["critical"] = 2;
   rescan["gates"][0]["result"] = "fail";
-  REQUIRE(g.record(rescan).status == 201);
+  REQUIRE(g.record_evidence(rescan).status == 201);
   g.expect_refused(pinned(digest), "staging", {"gate-failed", "findings-over-threshold"});
 }
 
 TEST_CASE("A record that contradicts the ledgered build facts is a 409 and ledgers nothing") {
-  Gate g;
+  Gatekeeper g;
   std::string digest = sample_digest(8);
   json e = complete_evidence(g.signer, digest);
-  REQUIRE(g.record(e).status == 201);
+  REQUIRE(g.record_evidence(e).status == 201);
   auto before = g.daemon.http("GET", "/v1/entries", "", k_reader_token).json()["entries"].size();
   for (auto mutate : std::vector<std::function<void(json&)>>{
            [](json& x) { x["source"]["commit"] = "ffffffffffffffffffffffffffffffffffffffff"; },
@@ -318,7 +264,7 @@ TEST_CASE("A record that contradicts the ledgered build facts is a 409 and ledge
            [](json& x) { x["build"]["run_id"] = "999"; }}) {
     json changed = e;
     mutate(changed);
-    auto r = g.record(changed);
+    auto r = g.record_evidence(changed);
     CHECK_MESSAGE(r.status == 409, r.body);
     CHECK(r.json()["error"] == "evidence-conflict");
   }
@@ -327,9 +273,9 @@ TEST_CASE("A record that contradicts the ledgered build facts is a 409 and ledge
 }
 
 TEST_CASE("A dry run is decided and answered but not ledgered") {
-  Gate g;
+  Gatekeeper g;
   std::string digest = sample_digest(9);
-  REQUIRE(g.record(complete_evidence(g.signer, digest)).status == 201);
+  g.record(digest);
   auto before = g.daemon.http("GET", "/v1/entries", "", k_reader_token).json()["entries"].size();
   auto ok = g.promote(pinned(digest), "staging", true);
   CHECK(ok.status == 200);
@@ -345,7 +291,7 @@ TEST_CASE("A dry run is decided and answered but not ledgered") {
 }
 
 TEST_CASE("Bad requests get 400 and ledger nothing; a bad reference is a refusal, not a 400") {
-  Gate g;
+  Gatekeeper g;
   auto count = [&] {
     return g.daemon.http("GET", "/v1/entries?limit=1000", "", k_reader_token)
         .json()["entries"]
@@ -389,10 +335,10 @@ TEST_CASE("Bad requests get 400 and ledger nothing; a bad reference is a refusal
 }
 
 TEST_CASE("Roles: 401 without a valid token, 403 forbidden for a missing role") {
-  Gate g;
+  Gatekeeper g;
   std::string digest = sample_digest(11);
   json evidence = complete_evidence(g.signer, digest);
-  std::string promotion = promote_body(pinned(digest), "staging").dump();
+  std::string promotion = promotion_body(pinned(digest), "staging").dump();
   CHECK(g.daemon.http("POST", "/v1/validations", evidence.dump()).status == 401);
   CHECK(g.daemon.http("POST", "/v1/validations", evidence.dump(), "wrong").status == 401);
   for (const char* token : {k_promoter_token, k_operator_token, k_reader_token}) {
@@ -400,7 +346,7 @@ TEST_CASE("Roles: 401 without a valid token, 403 forbidden for a missing role") 
     CHECK(r.status == 403);
     CHECK(r.json()["error"] == "forbidden");
   }
-  REQUIRE(g.record(evidence).status == 201);
+  REQUIRE(g.record_evidence(evidence).status == 201);
   for (const char* token : {k_recorder_token, k_operator_token, k_reader_token}) {
     auto r = g.daemon.http("POST", "/v1/promotions", promotion, token);
     CHECK(r.status == 403);
@@ -416,7 +362,7 @@ TEST_CASE("Roles: 401 without a valid token, 403 forbidden for a missing role") 
 
 TEST_CASE("Break glass approves despite failing reasons for an operator, and is forbidden to a "
           "promoter") {
-  Gate g;
+  Gatekeeper g;
   std::string digest = sample_digest(12);
   json e = complete_evidence(g.signer, digest);
 
@@ -425,8 +371,8 @@ TEST_CASE("Break glass approves despite failing reasons for an operator, and is 
       gate["result"] = "fail";
     }
   }
-  REQUIRE(g.record(e).status == 201);
-  json body = promote_body(pinned(digest), "staging");
+  REQUIRE(g.record_evidence(e).status == 201);
+  json body = promotion_body(pinned(digest), "staging");
   body["break_glass"] = {{"reason", "hotfix for incident 42"}};
   auto forbidden = g.daemon.http("POST", "/v1/promotions", body.dump(), k_promoter_token);
   CHECK(forbidden.status == 403);
@@ -452,12 +398,12 @@ TEST_CASE("Break glass approves despite failing reasons for an operator, and is 
 }
 
 TEST_CASE("A restart keeps every entry and every decision the same") {
-  Gate g;
+  Gatekeeper g;
   std::string good = sample_digest(13), bad = sample_digest(14);
-  REQUIRE(g.record(complete_evidence(g.signer, good)).status == 201);
+  g.record(good);
   json e = complete_evidence(g.signer, bad);
   e["build"]["base_image"] = "node:22-slim";
-  REQUIRE(g.record(e).status == 201);
+  REQUIRE(g.record_evidence(e).status == 201);
   REQUIRE(g.promote(pinned(good), "staging").status == 200);
   auto entries = g.daemon.http("GET", "/v1/entries", "", k_reader_token).json()["entries"];
   auto decide = [&] {
@@ -479,9 +425,9 @@ TEST_CASE("A restart keeps every entry and every decision the same") {
 }
 
 TEST_CASE("policy check validates offline and policy what-if reports without changing anything") {
-  Gate g;
+  Gatekeeper g;
   std::string digest = sample_digest(15);
-  REQUIRE(g.record(complete_evidence(g.signer, digest)).status == 201);
+  g.record(digest);
   REQUIRE(g.promote(pinned(digest), "staging").status == 200);
 
   TempDir dir;
@@ -529,7 +475,7 @@ TEST_CASE("policy check validates offline and policy what-if reports without cha
 }
 
 TEST_CASE("A deeply nested request body is refused before anything walks it") {
-  Gate g;
+  Gatekeeper g;
   std::string deep = std::string(20000, '[') + std::string(20000, ']');
   for (const char* path : {"/v1/policy/what-if", "/v1/promotions", "/v1/validations"}) {
     CAPTURE(path);

@@ -2,6 +2,7 @@
 #include "daemon/service.hpp"
 #include "daemon/snapshot_memo.hpp"
 #include "policy/decision.hpp"
+#include "tests/support/evidence.hpp"
 #include "util/crypto.hpp"
 #include "util/files.hpp"
 #include "util/time.hpp"
@@ -18,14 +19,13 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* k_repo = "ghcr.io/acme/app";
-constexpr const char* k_commit = "0123456789abcdef0123456789abcdef01234567";
-constexpr const char* k_builder =
-    "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.4.2";
+using test::k_builder;
+using test::k_commit;
+using test::k_repo;
 constexpr TimeNs k_second = 1000000000LL;
 
 std::string digest_of(const std::string& seed) {
-  return "sha256:" + to_hex(sha256(seed));
+  return test::digest_of(seed);
 }
 
 std::string timestamp(TimeNs at) {
@@ -33,41 +33,8 @@ std::string timestamp(TimeNs at) {
 }
 
 // An Ed25519 signing key, as a CI system would hold it.
-struct Signer {
-  Ed25519PrivateKey key = std::move(Ed25519PrivateKey::generate().value());
-
-  std::string sign(const std::string& bytes) const { return base64_encode(key.sign(bytes)); }
-};
-
-json cosign_signature(const Signer& signer, const std::string& digest) {
-  json payload = {{"critical",
-                   {{"identity", {{"docker-reference", k_repo}}},
-                    {"image", {{"docker-manifest-digest", digest}}},
-                    {"type", "cosign container image signature"}}},
-                  {"optional", nullptr}};
-  std::string bytes = payload.dump();
-  return {{"payload", base64_encode(bytes)}, {"signature", signer.sign(bytes)}};
-}
-
-json slsa_attestation(const Signer& signer, const std::string& digest) {
-  json statement = {
-      {"_type", "https://in-toto.io/Statement/v1"},
-      {"subject", {{{"name", k_repo}, {"digest", {{"sha256", digest.substr(7)}}}}}},
-      {"predicateType", "https://slsa.dev/provenance/v1"},
-      {"predicate",
-       {{"buildDefinition",
-         {{"externalParameters", {{"workflow", {{"repository", "https://github.com/acme/app"}}}}},
-          {"resolvedDependencies",
-           {{{"uri", "git+https://github.com/acme/app@refs/tags/v1.4.2"},
-             {"digest", {{"gitCommit", k_commit}}}}}}}},
-        {"runDetails", {{"builder", {{"id", k_builder}}}}}}}};
-  std::string payload = statement.dump();
-  std::string type = "application/vnd.in-toto+json";
-  return {
-      {"envelope",
-       {{"payloadType", type},
-        {"payload", base64_encode(payload)},
-        {"signatures", {{{"keyid", ""}, {"sig", signer.sign(policy::dsse_pae(type, payload))}}}}}}};
+test::KeySigner make_signer() {
+  return test::KeySigner::ed25519();
 }
 
 json gate(const std::string& digest,
@@ -89,7 +56,7 @@ json gate(const std::string& digest,
 
 // A build record that passes policy_json(): pushed at `pushed`, with two gates, a signature and
 // an attestation.
-json build_record(const Signer& signer, const std::string& digest, TimeNs pushed) {
+json build_record(const test::Signer& signer, const std::string& digest, TimeNs pushed) {
   return {{"subject",
            {{"name", k_repo},
             {"digest", digest},
@@ -107,8 +74,8 @@ json build_record(const Signer& signer, const std::string& digest, TimeNs pushed
           {"gates",
            {gate(digest, "vuln-scan", "pass", pushed + 60 * k_second),
             gate(digest, "sbom", "pass", pushed + 60 * k_second)}},
-          {"signatures", {cosign_signature(signer, digest)}},
-          {"attestations", {slsa_attestation(signer, digest)}}};
+          {"signatures", {test::cosign_signature(signer, k_repo, digest)}},
+          {"attestations", {test::slsa_attestation(signer, digest)}}};
 }
 
 // A later record of the same digest: one more gate result, of a gate that starts now.
@@ -117,23 +84,23 @@ json gate_record(const std::string& digest, const std::string& name, const std::
           {"gates", {gate(digest, name, result, now_ns())}}};
 }
 
+// The strict policy without parity, platforms and stable semver, with fewer findings allowed, any
+// workflow as builder, and an hour's evidence age.
 json policy_json(const std::string& signer_pem,
                  const std::vector<std::string>& gates = {"vuln-scan", "sbom"}) {
-  json env = {{"repositories", {"ghcr.io/acme/*"}},
-              {"require_gates", gates},
-              {"max_findings", {{"critical", 0}}},
-              {"require_signature", {{"keys", {"ci"}}}},
-              {"require_provenance",
-               {{"keys", {"ci"}},
-                {"builder_ids", {"https://github.com/acme/app/.github/workflows/*"}},
-                {"source_repositories", {"https://github.com/acme/app"}}}},
-              {"source_refs", {"refs/tags/v*"}},
-              {"require_pinned_base_image", true},
-              {"max_evidence_age", "1h"}};
-  json production = env;
-  production["after"] = {"staging"};
-  return {{"trusted_keys", {{"ci", {{"public_key_pem", signer_pem}}}}},
-          {"environments", {{"staging", env}, {"production", production}}}};
+  test::PolicyOptions options;
+  options.gates = gates;
+  options.key = "ci";
+  json doc = test::strict_policy_with(signer_pem, options);
+  for (auto& [name, env] : doc["environments"].items()) {
+    env.erase("require_registry_parity");
+    env.erase("require_platforms");
+    env.erase("stable_semver_only");
+    env["max_findings"] = {{"critical", 0}};
+    env["require_provenance"]["builder_ids"] = {"https://github.com/acme/app/.github/workflows/*"};
+    env["max_evidence_age"] = "1h";
+  }
+  return doc;
 }
 
 std::shared_ptr<const policy::Policy> make_policy(const json& doc) {
@@ -152,27 +119,20 @@ ledger::Draft validation(const json& record) {
 
 // A temporary state directory with an initialized ledger.
 struct StateDir {
-  std::filesystem::path dir;
-  std::shared_ptr<const Ed25519PrivateKey> key;
+  test::TempDir dir{"dg-facts-cache-test"};
+  std::shared_ptr<const Ed25519PrivateKey> key =
+      std::make_shared<Ed25519PrivateKey>(std::move(Ed25519PrivateKey::generate().value()));
 
-  StateDir() {
-    char tmpl[] = "/tmp/dg-facts-cache-test-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    key = std::make_shared<Ed25519PrivateKey>(std::move(Ed25519PrivateKey::generate().value()));
-    REQUIRE(ledger::Ledger::initialize(db(), key->public_key()));
-  }
-  ~StateDir() { std::filesystem::remove_all(dir); }
-  StateDir(const StateDir&) = delete;
-  StateDir& operator=(const StateDir&) = delete;
+  StateDir() { REQUIRE(ledger::Ledger::initialize(db(), key->public_key())); }
 
-  std::string db() const { return (dir / "ledger.db").string(); }
+  std::string db() const { return dir.file("ledger.db"); }
 
   std::unique_ptr<ledger::Ledger> open() const {
     ledger::Options o;
     o.database = db();
     o.origin = "test.example/facts-cache";
     o.key = key;
-    o.witness_path = (dir / "checkpoint.latest").string();
+    o.witness_path = dir.file("checkpoint.latest");
     auto l = ledger::Ledger::open(o);
     REQUIRE(l);
     return std::move(*l);
@@ -266,7 +226,7 @@ TEST_CASE(
     "A repeated lookup of a digest is answered from the cache with the facts of a full load") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::string d = digest_of("app-1");
   append(*ledger, validation(build_record(signer, d, now_ns())));
   append(*ledger, validation(gate_record(d, "e2e", "pass")));
@@ -288,7 +248,7 @@ TEST_CASE(
 TEST_CASE("A digest without validation entries has no facts until one is recorded") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::string d = digest_of("app-unknown");
   FactsCache cache;
   CHECK(get_and_compare(*ledger, cache, d)->facts() == nullptr);
@@ -304,7 +264,7 @@ TEST_CASE("A digest without validation entries has no facts until one is recorde
 TEST_CASE("A new validation entry of the digest is merged into the cached facts") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::string d = digest_of("app-2");
   append(*ledger, validation(build_record(signer, d, now_ns())));
   FactsCache cache;
@@ -343,7 +303,7 @@ TEST_CASE("A new validation entry of the digest is merged into the cached facts"
 TEST_CASE("Entries of other digests and kinds confirm the cached facts without a reload") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::string d = digest_of("app-3");
   std::string other = digest_of("app-4");
   append(*ledger, validation(build_record(signer, d, now_ns())));
@@ -365,7 +325,7 @@ TEST_CASE("Entries of other digests and kinds confirm the cached facts without a
 TEST_CASE("A snapshot older than the cached facts gets the facts it sees") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::string d = digest_of("app-5");
   append(*ledger, validation(build_record(signer, d, now_ns())));
   FactsCache cache;
@@ -390,7 +350,7 @@ TEST_CASE("A snapshot older than the cached facts gets the facts it sees") {
 TEST_CASE("clear() forgets every digest") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::string d = digest_of("app-6");
   append(*ledger, validation(build_record(signer, d, now_ns())));
   FactsCache cache;
@@ -405,7 +365,7 @@ TEST_CASE("clear() forgets every digest") {
 TEST_CASE("The cache holds at most max_digests digests, dropping the least recently used") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::vector<std::string> digests;
   for (int i = 0; i < 5; ++i) {
     digests.push_back(digest_of("lru-" + std::to_string(i)));
@@ -435,7 +395,7 @@ TEST_CASE("The cache holds at most max_digests digests, dropping the least recen
 TEST_CASE("The cache holds at most max_bytes of merged entries") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::vector<std::string> digests;
   for (int i = 0; i < 6; ++i) {
     digests.push_back(digest_of("bytes-" + std::to_string(i)));
@@ -474,12 +434,12 @@ TEST_CASE("The cache holds at most max_bytes of merged entries") {
 TEST_CASE("Timeless evidence reasons are memoized per policy object and environment") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::string d = digest_of("memo-1");
   append(*ledger, validation(build_record(signer, d, now_ns() - 60 * k_second)));
   FactsCache cache;
   auto cached = get_and_compare(*ledger, cache, d);
-  auto pol = make_policy(policy_json(signer.key.public_key_pem()));
+  auto pol = make_policy(policy_json(signer.public_key_pem()));
   TimeNs now = now_ns();
 
   auto staging = evaluate_cached(pol, "staging", cached, now);
@@ -491,8 +451,8 @@ TEST_CASE("Timeless evidence reasons are memoized per policy object and environm
   CHECK(cached->memos() == 2);
 
   SUBCASE("a reloaded policy with another key under the same name is judged anew") {
-    Signer other;
-    auto reloaded = make_policy(policy_json(other.key.public_key_pem()));
+    auto other = make_signer();
+    auto reloaded = make_policy(policy_json(other.public_key_pem()));
     auto reasons = evaluate_cached(reloaded, "staging", cached, now);
     CHECK(codes(reasons) == std::vector<std::string>{"signature-invalid", "provenance-invalid"});
     check_same_reasons(reasons, evaluate_plain(*reloaded, "staging", *cached->facts(), now));
@@ -500,24 +460,23 @@ TEST_CASE("Timeless evidence reasons are memoized per policy object and environm
     CHECK(evaluate_cached(pol, "staging", cached, now).empty());
   }
   SUBCASE("a reloaded policy with the same text but a new object is judged anew") {
-    auto reloaded = make_policy(policy_json(signer.key.public_key_pem()));
+    auto reloaded = make_policy(policy_json(signer.public_key_pem()));
     CHECK(evaluate_cached(reloaded, "staging", cached, now).empty());
     CHECK(cached->memos() == 3);
   }
   SUBCASE("a policy requiring another gate refuses") {
-    auto stricter =
-        make_policy(policy_json(signer.key.public_key_pem(), {"vuln-scan", "sbom", "e2e"}));
+    auto stricter = make_policy(policy_json(signer.public_key_pem(), {"vuln-scan", "sbom", "e2e"}));
     auto reasons = evaluate_cached(stricter, "staging", cached, now);
     CHECK(codes(reasons) == std::vector<std::string>{"gate-missing"});
     check_same_reasons(reasons, evaluate_plain(*stricter, "staging", *cached->facts(), now));
   }
   SUBCASE("memos of a policy no longer in use are dropped") {
     {
-      auto temporary = make_policy(policy_json(signer.key.public_key_pem()));
+      auto temporary = make_policy(policy_json(signer.public_key_pem()));
       evaluate_cached(temporary, "staging", cached, now);
       CHECK(cached->memos() == 3);
     }
-    auto another = make_policy(policy_json(signer.key.public_key_pem()));
+    auto another = make_policy(policy_json(signer.public_key_pem()));
     evaluate_cached(another, "staging", cached, now);
     CHECK(cached->memos() == 3); // the dead one's memo made room
   }
@@ -526,7 +485,7 @@ TEST_CASE("Timeless evidence reasons are memoized per policy object and environm
 TEST_CASE("Memos per digest are bounded") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::string d = digest_of("memo-2");
   append(*ledger, validation(build_record(signer, d, now_ns())));
   FactsCacheLimits limits;
@@ -535,7 +494,7 @@ TEST_CASE("Memos per digest are bounded") {
   auto cached = get_and_compare(*ledger, cache, d);
   std::vector<std::shared_ptr<const policy::Policy>> policies;
   for (int i = 0; i < 4; ++i) {
-    policies.push_back(make_policy(policy_json(signer.key.public_key_pem())));
+    policies.push_back(make_policy(policy_json(signer.public_key_pem())));
     CHECK(evaluate_cached(policies.back(), "staging", cached, now_ns()).empty());
     CHECK(cached->memos() <= 2);
   }
@@ -545,13 +504,13 @@ TEST_CASE("Memos per digest are bounded") {
 TEST_CASE("The evidence's age is judged at every evaluation, not cached") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::string d = digest_of("age-1");
   TimeNs pushed = now_ns() - 30 * 60 * k_second; // max_evidence_age is 1h
   append(*ledger, validation(build_record(signer, d, pushed)));
   FactsCache cache;
   auto cached = get_and_compare(*ledger, cache, d);
-  auto pol = make_policy(policy_json(signer.key.public_key_pem()));
+  auto pol = make_policy(policy_json(signer.public_key_pem()));
 
   CHECK(evaluate_cached(pol, "staging", cached, pushed + 30 * 60 * k_second).empty());
   TimeNs later = pushed + 2 * 3600 * k_second;
@@ -564,13 +523,13 @@ TEST_CASE("The evidence's age is judged at every evaluation, not cached") {
 TEST_CASE("Concurrent lookups and evaluations agree with uncached ones") {
   StateDir state;
   auto ledger = state.open();
-  Signer signer;
+  auto signer = make_signer();
   std::vector<std::string> digests;
   for (int i = 0; i < 4; ++i) {
     digests.push_back(digest_of("concurrent-" + std::to_string(i)));
     append(*ledger, validation(build_record(signer, digests.back(), now_ns())));
   }
-  auto pol = make_policy(policy_json(signer.key.public_key_pem()));
+  auto pol = make_policy(policy_json(signer.public_key_pem()));
   FactsCacheLimits limits;
   limits.max_digests = 2; // force evictions while others read
   FactsCache cache(limits);
@@ -673,7 +632,7 @@ constexpr const char* k_token = "facts-cache-test-token";
 
 struct ServiceFixture {
   StateDir state;
-  Signer signer;
+  test::KeySigner signer = make_signer();
   Metrics metrics;
   std::string policy_path;
   std::unique_ptr<Service> service;
@@ -681,8 +640,8 @@ struct ServiceFixture {
   FactsCacheLimits limits;
 
   explicit ServiceFixture(FactsCacheLimits cache_limits = {}) : limits(cache_limits) {
-    policy_path = (state.dir / "policy.json").string();
-    write_policy(policy_json(signer.key.public_key_pem()));
+    policy_path = state.dir.file("policy.json");
+    write_policy(policy_json(signer.public_key_pem()));
     start();
   }
 
@@ -692,7 +651,7 @@ struct ServiceFixture {
 
   void start() {
     Config config;
-    config.state_dir = state.dir.string();
+    config.state_dir = state.dir.path();
     config.policy_path = policy_path;
     config.origin = "test.example/facts-cache";
     config.principals.push_back(Principal{
@@ -776,19 +735,19 @@ TEST_CASE("Dry runs follow every ledger and policy change that concerns the dige
     CHECK(reason_codes(refused) == std::vector<std::string>{"revoked"});
   }
   SUBCASE("a reloaded policy that trusts another key refuses, and the old key approves again") {
-    Signer other;
-    f.write_policy(policy_json(other.key.public_key_pem()));
+    auto other = make_signer();
+    f.write_policy(policy_json(other.public_key_pem()));
     REQUIRE(f.service->load_policy());
     auto refused = f.dry_run(d);
     CHECK(refused.status == 403);
     CHECK(reason_codes(refused) ==
           std::vector<std::string>{"signature-invalid", "provenance-invalid"});
-    f.write_policy(policy_json(f.signer.key.public_key_pem()));
+    f.write_policy(policy_json(f.signer.public_key_pem()));
     REQUIRE(f.service->load_policy());
     CHECK(f.dry_run(d).body == first.body);
   }
   SUBCASE("a new policy with another requirement refuses") {
-    f.write_policy(policy_json(f.signer.key.public_key_pem(), {"vuln-scan", "sbom", "e2e"}));
+    f.write_policy(policy_json(f.signer.public_key_pem(), {"vuln-scan", "sbom", "e2e"}));
     REQUIRE(f.service->load_policy());
     auto refused = f.dry_run(d);
     CHECK(refused.status == 403);

@@ -16,6 +16,10 @@
 // daemon.log) and prints its path.
 #pragma once
 
+#include "tests/support/http.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/tempdir.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -34,40 +38,6 @@ inline constexpr const char* k_promoter_token = "promoter-token"; // roles: prom
 inline constexpr const char* k_operator_token = "operator-token"; // roles: operator
 inline constexpr const char* k_reader_token = "reader-token";     // roles: reader
 inline constexpr const char* k_admin_token = "admin-token"; // roles: recorder, promoter, operator
-
-struct HttpResponse {
-  int status = 0;
-  std::string body;
-  // Header names are lowercase; repeated headers are joined with ", ".
-  std::map<std::string, std::string> headers;
-
-  // The parsed body, or a null json when the body is not JSON.
-  nlohmann::json json() const;
-};
-
-struct CliResult {
-  // The exit status, or 128 + the signal number when the process was killed by a signal.
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-
-  // Standard output parsed as JSON, or a null json when it is not JSON.
-  nlohmann::json json() const;
-};
-
-// A fresh directory under $TMPDIR (or /tmp), removed recursively on destruction.
-class TempDir {
-public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return m_path; }
-
-private:
-  std::string m_path;
-};
 
 // The principals array the fixture writes into config.json: recorder, promoter, operator,
 // reader and admin, each with the SHA-256 of its k_*_token. Tests that override "principals"
@@ -114,7 +84,7 @@ public:
   int stop(int sig = SIGTERM);
   // SIGKILLs the daemon and reaps it (no-op when not running).
   void kill9();
-  bool running() const { return m_pid > 0; }
+  bool running() const { return m_process.running(); }
 
   // "http://HOST:PORT" of the running daemon (from listen-address).
   std::string url() const;
@@ -127,7 +97,7 @@ public:
   std::string db_path() const;
   std::string log_path() const;
   // The running daemon's pid, or -1.
-  pid_t pid() const { return m_pid; }
+  pid_t pid() const { return m_process.pid(); }
 
   // The checkpoint key (PEM) in the state directory, to start another daemon of the same ledger.
   std::string shared_key() const;
@@ -160,33 +130,12 @@ public:
                 const std::string& stdin_data = "") const;
 
 private:
-  void read_listen_address();
-
   TempDir m_dir; // first member: removed after everything else is torn down
   std::string m_state_dir;
   nlohmann::json m_config;
-  pid_t m_pid = -1;
-  int m_last_status = -1;
-  std::string m_host;
-  int m_port = 0;
+  Process m_process;
+  HostPort m_address;
 };
-
-// Runs `argv` (argv[0] is searched in PATH unless it contains '/') with the test process's
-// environment modified by `env_overrides` (an empty value unsets the variable), feeds it
-// `stdin_data` and captures stdout and stderr completely. After `timeout_seconds` the process is
-// SIGKILLed, its exit code is 128 + SIGKILL and `err` ends with a note saying so.
-// Throws std::runtime_error when the program cannot be executed.
-CliResult run_process(const std::vector<std::string>& argv,
-                      const std::map<std::string, std::string>& env_overrides = {},
-                      const std::string& stdin_data = "",
-                      int timeout_seconds = 60);
-
-// Connects to `host_port` ("HOST:PORT", an "http://" prefix is accepted), sends `bytes` (without
-// half-closing), and returns everything received until the peer closes or `timeout_ms` elapses
-// (counted from the end of sending). A peer that resets the connection ends the read. Throws
-// std::runtime_error when the connection cannot be made.
-std::string
-raw_request(const std::string& host_port, const std::string& bytes, int timeout_ms = 5000);
 
 // "sha256:" + 64 lowercase hex, deterministic in `n` (the SHA-256 of "digest-<n>").
 std::string sample_digest(int n);

@@ -1,69 +1,64 @@
 #include "tests/support/evidence.hpp"
 
 #include "util/crypto.hpp"
-#include "util/files.hpp"
-#include "util/time.hpp"
 
-#include <stdexcept>
+#include <utility>
 
 namespace dg::test {
 
-OpensslSigner::OpensslSigner() {
-  std::string key = m_dir.path() + "/key.pem";
-  std::string pub = m_dir.path() + "/key.pub";
-  auto gen =
-      run_process({"openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key});
-  auto out = run_process({"openssl", "ec", "-in", key, "-pubout", "-out", pub});
-  if (gen.exit_code != 0 || out.exit_code != 0) {
-    throw std::runtime_error("openssl could not make a key: " + gen.err + out.err);
-  }
-  m_public_pem = read_file(pub).value();
+std::string digest_of(const std::string& seed) {
+  return "sha256:" + to_hex(sha256(seed));
 }
 
-std::string OpensslSigner::sign(const std::string& data) const {
-  static int counter = 0;
-  std::string in = m_dir.path() + "/data" + std::to_string(++counter);
-  std::string sig = in + ".sig";
-  if (!write_file_atomic(in, data)) {
-    throw std::runtime_error("cannot write " + in);
-  }
-  auto r = run_process(
-      {"openssl", "dgst", "-sha256", "-sign", m_dir.path() + "/key.pem", "-out", sig, in});
-  if (r.exit_code != 0) {
-    throw std::runtime_error("openssl dgst failed: " + r.err);
-  }
-  return base64_encode(read_file(sig).value());
+std::string timestamp(TimeNs now, long long offset_seconds) {
+  return format_rfc3339(now + offset_seconds * 1000000000LL);
 }
 
 std::string timestamp(long long offset_seconds) {
-  return format_rfc3339(now_ns() + offset_seconds * 1000000000LL);
+  return timestamp(now_ns(), offset_seconds);
+}
+
+std::string dsse_pae(std::string_view payload_type, std::string_view payload) {
+  std::string pae = "DSSEv1 ";
+  pae += std::to_string(payload_type.size());
+  pae += ' ';
+  pae += payload_type;
+  pae += ' ';
+  pae += std::to_string(payload.size());
+  pae += ' ';
+  pae += payload;
+  return pae;
 }
 
 json strict_policy(const std::string& signer_pem) {
+  return strict_policy_with(signer_pem, PolicyOptions{});
+}
+
+json strict_policy_with(const std::string& signer_pem, const PolicyOptions& options) {
   json env = {
       {"repositories", {"ghcr.io/acme/*"}},
-      {"require_gates", {"vuln-scan", "sbom", "e2e"}},
+      {"require_gates", options.gates},
       {"max_findings", {{"critical", 0}, {"high", 0}}},
       {"require_registry_parity", true},
       {"require_platforms", {"linux/amd64", "linux/arm64"}},
-      {"require_signature", {{"keys", {"ci-signer"}}}},
+      {"require_signature", {{"keys", {options.key}}}},
       {"require_provenance",
-       {{"keys", {"ci-signer"}},
+       {{"keys", {options.key}},
         {"builder_ids", {"https://github.com/acme/app/.github/workflows/release.yml@refs/tags/*"}},
-        {"source_repositories", {"https://github.com/acme/app"}}}},
+        {"source_repositories", {k_source_repository}}}},
       {"source_refs", {"refs/tags/v*"}},
       {"stable_semver_only", true},
       {"require_pinned_base_image", true},
       {"max_evidence_age", "168h"}};
   json production = env;
   production["after"] = {"staging"};
-  return {{"trusted_keys", {{"ci-signer", {{"public_key_pem", signer_pem}}}}},
+  return {{"trusted_keys", {{options.key, {{"public_key_pem", signer_pem}}}}},
           {"environments", {{"staging", env}, {"production", production}}}};
 }
 
-json cosign_signature(const OpensslSigner& signer,
+json cosign_signature(const Signer& signer,
                       const std::string& repository,
-                      const std::string& digest) {
+                      std::string_view digest) {
   json payload = {{"critical",
                    {{"identity", {{"docker-reference", repository}}},
                     {"image", {{"docker-manifest-digest", digest}}},
@@ -73,91 +68,148 @@ json cosign_signature(const OpensslSigner& signer,
   return {{"payload", base64_encode(bytes)}, {"signature", signer.sign(bytes)}};
 }
 
-json slsa_attestation(const OpensslSigner& signer,
-                      const std::string& digest,
-                      const std::string& builder_id,
-                      const std::string& source_repository,
-                      const std::string& commit) {
-  json statement = {{"_type", "https://in-toto.io/Statement/v1"},
-                    {"subject", {{{"name", k_repo}, {"digest", {{"sha256", digest.substr(7)}}}}}},
-                    {"predicateType", "https://slsa.dev/provenance/v1"},
-                    {"predicate",
-                     {{"buildDefinition",
-                       {{"buildType", "https://actions.github.io/buildtypes/workflow/v1"},
-                        {"externalParameters",
-                         {{"workflow",
-                           {{"ref", "refs/tags/v1.4.2"},
-                            {"repository", source_repository},
-                            {"path", ".github/workflows/release.yml"}}}}},
-                        {"resolvedDependencies",
-                         {{{"uri", "git+" + source_repository + "@refs/tags/v1.4.2"},
-                           {"digest", {{"gitCommit", commit}}}}}}}},
-                      {"runDetails", {{"builder", {{"id", builder_id}}}}}}}};
-  std::string payload = statement.dump();
-  std::string type = "application/vnd.in-toto+json";
-  std::string pae = "DSSEv1 " + std::to_string(type.size()) + " " + type + " " +
-                    std::to_string(payload.size()) + " " + payload;
-  return {{"envelope",
-           {{"payloadType", type},
-            {"payload", base64_encode(payload)},
-            {"signatures", {{{"keyid", ""}, {"sig", signer.sign(pae)}}}}}}};
+namespace {
+
+json predicate_v1(const Provenance& p) {
+  return {{"buildDefinition",
+           {{"buildType", "https://actions.github.io/buildtypes/workflow/v1"},
+            {"externalParameters",
+             {{"workflow",
+               {{"ref", p.ref},
+                {"repository", p.source_repository},
+                {"path", ".github/workflows/release.yml"}}}}},
+            {"resolvedDependencies",
+             {{{"uri", "git+" + p.source_repository + "@" + p.ref},
+               {"digest", {{"gitCommit", p.commit}}}}}}}},
+          {"runDetails", {{"builder", {{"id", p.builder_id}}}}}};
 }
 
-json complete_evidence(const OpensslSigner& signer,
+json predicate_v02(const Provenance& p) {
+  return {{"builder", {{"id", p.builder_id}}},
+          {"buildType", "https://github.com/slsa-framework/slsa-github-generator/v1"},
+          {"invocation",
+           {{"configSource",
+             {{"uri", "git+" + p.source_repository + "@" + p.ref},
+              {"digest", {{"sha1", p.commit}}},
+              {"entryPoint", ".github/workflows/release.yml"}}}}}};
+}
+
+} // namespace
+
+json slsa_attestation(const Signer& signer, std::string_view digest, const Provenance& provenance) {
+  std::string hex(digest.substr(digest.find(':') + 1));
+  json statement = {
+      {"_type",
+       provenance.v02 ? "https://in-toto.io/Statement/v0.1" : "https://in-toto.io/Statement/v1"},
+      {"subject", {{{"name", provenance.subject}, {"digest", {{"sha256", hex}}}}}},
+      {"predicateType",
+       provenance.v02 ? "https://slsa.dev/provenance/v0.2" : "https://slsa.dev/provenance/v1"},
+      {"predicate", provenance.v02 ? predicate_v02(provenance) : predicate_v1(provenance)}};
+  std::string payload = statement.dump();
+  return {{"envelope",
+           {{"payloadType", k_in_toto_type},
+            {"payload", base64_encode(payload)},
+            {"signatures",
+             {{{"keyid", ""}, {"sig", signer.sign(dsse_pae(k_in_toto_type, payload))}}}}}}};
+}
+
+json gate(const std::string& name,
+          const std::string& tool,
+          const std::string& repository,
+          const std::string& digest,
+          TimeNs now,
+          json findings) {
+  json g = {{"name", name},
+            {"tool", {{"name", tool}, {"version", "1.0.0"}}},
+            {"target", repository + "@" + digest},
+            {"started_at", timestamp(now, -3000)},
+            {"finished_at", timestamp(now, -2900)},
+            {"result", "pass"},
+            {"artifacts",
+             {{{"name", name + ".json"},
+               {"sha256", to_hex(sha256(name + digest))},
+               {"created_at", timestamp(now, -2900)}}}}};
+  if (!findings.is_null()) {
+    g["findings"] = std::move(findings);
+  }
+  return g;
+}
+
+json named_gate(const std::string& name,
+                const std::string& repository,
+                const std::string& digest,
+                TimeNs now) {
+  if (name == "vuln-scan") {
+    return gate(name, "trivy", repository, digest, now,
+                {{"critical", 0}, {"high", 0}, {"medium", 2}, {"low", 9}});
+  }
+  if (name == "sbom") {
+    return gate(name, "syft", repository, digest, now);
+  }
+  if (name == "e2e") {
+    return gate(name, "playwright", repository, digest, now);
+  }
+  return gate(name, "ctest", repository, digest, now);
+}
+
+json complete_evidence(const Signer& signer,
                        const std::string& digest,
-                       const std::string& repository) {
-  std::string amd64 = "sha256:" + to_hex(sha256(digest + "/amd64"));
-  std::string arm64 = "sha256:" + to_hex(sha256(digest + "/arm64"));
+                       const EvidenceOptions& options) {
+  const std::string& repository = options.repository;
+  const TimeNs now = options.now != 0 ? options.now : now_ns();
+  std::string amd64 = digest_of(digest + "/amd64");
+  std::string arm64 = digest_of(digest + "/arm64");
   json platforms = {{{"platform", "linux/amd64"}, {"digest", amd64}},
                     {{"platform", "linux/arm64"}, {"digest", arm64}}};
-  std::string pushed = timestamp(-3600);
-  auto gate = [&](const std::string& name, const std::string& tool, json findings) {
-    json g = {{"name", name},
-              {"tool", {{"name", tool}, {"version", "1.0.0"}}},
-              {"target", repository + "@" + digest},
-              {"started_at", timestamp(-3000)},
-              {"finished_at", timestamp(-2900)},
-              {"result", "pass"},
-              {"artifacts",
-               {{{"name", name + ".json"},
-                 {"sha256", to_hex(sha256(name + digest))},
-                 {"created_at", timestamp(-2900)}}}}};
-    if (!findings.is_null()) {
-      g["findings"] = findings;
-    }
-    return g;
-  };
-  return {{"subject",
-           {{"name", repository},
-            {"digest", digest},
-            {"media_type", "application/vnd.oci.image.index.v1+json"},
-            {"platforms", platforms},
-            {"tags", {"v1.4.2", "latest"}},
-            {"labels", {{"org.opencontainers.image.revision", k_commit}}}}},
-          {"source",
-           {{"repository", "https://github.com/acme/app"},
-            {"commit", k_commit},
-            {"ref", "refs/tags/v1.4.2"}}},
-          {"build",
-           {{"builder_id", k_builder},
-            {"run_id", "1234567"},
-            {"run_url", "https://github.com/acme/app/actions/runs/1234567"},
-            {"base_image", "docker.io/library/node:22-slim@sha256:" + to_hex(sha256("node"))}}},
-          {"pushed_at", pushed},
-          {"mirrors",
-           {{{"name", repository},
-             {"digest", digest},
-             {"platforms", platforms},
-             {"observed_at", timestamp(-3500)}},
-            {{"name", "docker.io/acme/app"},
-             {"digest", digest},
-             {"platforms", platforms},
-             {"observed_at", timestamp(-3500)}}}},
-          {"gates",
-           {gate("vuln-scan", "trivy", {{"critical", 0}, {"high", 0}, {"medium", 2}, {"low", 9}}),
-            gate("sbom", "syft", nullptr), gate("e2e", "playwright", nullptr)}},
-          {"signatures", {cosign_signature(signer, repository, digest)}},
-          {"attestations", {slsa_attestation(signer, digest)}}};
+  json mirror = {{"name", repository},
+                 {"digest", digest},
+                 {"platforms", platforms},
+                 {"observed_at", timestamp(now, -3500)}};
+  json docker_hub = mirror;
+  docker_hub["name"] = "docker.io/acme/app";
+  json gates = json::array();
+  for (const auto& name : options.gates) {
+    gates.push_back(named_gate(name, repository, digest, now));
+  }
+  return {
+      {"subject",
+       {{"name", repository},
+        {"digest", digest},
+        {"media_type", "application/vnd.oci.image.index.v1+json"},
+        {"platforms", platforms},
+        {"tags", {"v1.4.2", "latest"}},
+        {"labels", {{"org.opencontainers.image.revision", k_commit}}}}},
+      {"source",
+       {{"repository", k_source_repository}, {"commit", k_commit}, {"ref", "refs/tags/v1.4.2"}}},
+      {"build",
+       {{"builder_id", k_builder},
+        {"run_id", "1234567"},
+        {"run_url", "https://github.com/acme/app/actions/runs/1234567"},
+        {"base_image", "docker.io/library/node:22-slim@sha256:" + to_hex(sha256("node"))}}},
+      {"pushed_at", timestamp(now, -3600)},
+      {"mirrors", {mirror, docker_hub}},
+      {"gates", std::move(gates)},
+      {"signatures", {cosign_signature(signer, repository, digest)}},
+      {"attestations", {slsa_attestation(signer, digest)}}};
+}
+
+json complete_evidence(const Signer& signer,
+                       const std::string& digest,
+                       const std::string& repository) {
+  EvidenceOptions options;
+  options.repository = repository;
+  return complete_evidence(signer, digest, options);
+}
+
+json gate_evidence(const std::string& digest,
+                   const std::string& repository,
+                   const std::vector<std::string>& gates,
+                   TimeNs now) {
+  json list = json::array();
+  for (const auto& name : gates) {
+    list.push_back(named_gate(name, repository, digest, now));
+  }
+  return {{"subject", {{"name", repository}, {"digest", digest}}}, {"gates", std::move(list)}};
 }
 
 } // namespace dg::test

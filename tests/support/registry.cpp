@@ -40,10 +40,6 @@ CliResult run_or_throw(const std::vector<std::string>& argv) {
   return result;
 }
 
-std::string digest_of(const std::string& bytes) {
-  return "sha256:" + to_hex(sha256(bytes));
-}
-
 std::string base64url(const std::string& bytes) {
   std::string text = base64_encode(bytes);
   for (char& c : text) {
@@ -74,7 +70,7 @@ std::string libtrust_key_id(const std::string& der) {
   }
   std::string id;
   for (std::size_t i = 0; i < encoded.size(); i += 4) {
-    id += (id.empty() ? "" : ":") + encoded.substr(i, 4);
+    id.append(id.empty() ? "" : ":").append(encoded, i, 4);
   }
   return id;
 }
@@ -488,8 +484,9 @@ std::string RegistryServer::push_blob(const std::string& path, const std::string
   if (location.rfind("http", 0) != 0) {
     location = endpoint() + location;
   }
-  location +=
-      (location.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + digest;
+  location.append(location.find('?') == std::string::npos ? "?" : "&")
+      .append("digest=")
+      .append(digest);
   auto put = curl(path, {"-X", "PUT", "-H", "Content-Type: application/octet-stream",
                          "--data-binary", "@" + file, location});
   if (status_of(put) != 201) {

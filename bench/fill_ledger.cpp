@@ -56,7 +56,7 @@ struct Options {
 class Producer {
 public:
   Producer(int repositories, std::string signature, json checks)
-      : m_repositories(repositories), m_signature(std::move(signature)),
+      : m_repositories(repositories), m_signer("", std::move(signature)),
         m_checks(std::move(checks)), m_now(dg::now_ns()),
         m_policy_sha(dg::to_hex(dg::sha256(std::string("bench-policy")))) {}
 
@@ -80,8 +80,7 @@ private:
     std::int64_t g = m_group++;
     std::string digest = Producer::digest(g);
     std::string repository = "ghcr.io/acme/svc-" + std::to_string(g % m_repositories);
-    auto sign = [this](std::string_view) { return m_signature; };
-    json full = dg::bench::complete_evidence(sign, digest, repository, m_now);
+    json full = dg::bench::complete_evidence(m_signer, digest, repository, m_now);
     full["subject"]["tags"] = {"v1." + std::to_string(g / 100) + "." + std::to_string(g % 100),
                                "latest"};
     m_pending.push_back(validation(digest, repository, std::move(full)));
@@ -145,7 +144,8 @@ private:
   }
 
   int m_repositories;
-  std::string m_signature;
+  // Every record carries the same signature: the filler never verifies them.
+  dg::test::FixedSigner m_signer;
   json m_checks;
   dg::TimeNs m_now;
   std::string m_policy_sha;
@@ -157,7 +157,7 @@ private:
 // The daemon's checks for a complete record, computed once by the policy library.
 json template_checks(const std::string& signature) {
   std::string digest = Producer::digest(0);
-  json evidence = dg::bench::complete_evidence([&](std::string_view) { return signature; }, digest,
+  json evidence = dg::bench::complete_evidence(dg::test::FixedSigner("", signature), digest,
                                                dg::bench::k_repository, dg::now_ns());
   auto record = dg::policy::parse_record(evidence);
   if (!record) {
@@ -246,8 +246,8 @@ int run(const Options& o) {
   auto& ledger = **opened;
   std::int64_t initial = ledger.size();
 
-  auto signer = dg::bench::EcdsaKey::generate();
-  std::string signature = dg::base64_encode(signer.sign("another payload"));
+  auto signer = dg::test::KeySigner::ecdsa_p256();
+  std::string signature = signer.sign("another payload");
   Producer producer(o.repositories, signature, template_checks(signature));
 
   std::mutex mutex;

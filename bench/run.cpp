@@ -275,16 +275,14 @@ void expect_status(const json& load, int status, const std::string& what) {
 
 // --- Evidence -----------------------------------------------------------------------------
 
+// An ECDSA P-256 key, as cosign makes it.
 struct Signer {
-  EcdsaKey key = EcdsaKey::generate();
-  SignFn fn() const {
-    return [this](std::string_view message) { return base64_encode(key.sign(message)); };
-  }
+  test::KeySigner key = test::KeySigner::ecdsa_p256();
 };
 
 // Records complete evidence for `digest` and checks the daemon took it.
 void record_target(const Daemon& d, const Signer& signer, const std::string& digest) {
-  json evidence = complete_evidence(signer.fn(), digest, k_repository, now_ns());
+  json evidence = complete_evidence(signer.key, digest, k_repository, now_ns());
   auto r = d.request("POST", "/v1/validations", evidence.dump());
   if (r.status != 201) {
     throw std::runtime_error("recording the target evidence answered " + std::to_string(r.status) +
@@ -523,7 +521,7 @@ json record_path(const Settings& s, const std::string& work) {
     TimeNs now = now_ns();
     for (std::size_t i = 0; i < s.record_bodies; ++i) {
       std::string digest = digest_of("bench-record-" + std::to_string(i));
-      out << complete_evidence(signer.fn(), digest, k_repository, now).dump() << "\n";
+      out << complete_evidence(signer.key, digest, k_repository, now).dump() << "\n";
     }
     say("  signed " + std::to_string(s.record_bodies) + " records in " +
         std::to_string(seconds_since(t0)) + " s");

@@ -1,6 +1,7 @@
 #include "fuzz/fixtures.hpp"
 
 #include "ledger/checkpoint.hpp"
+#include "tests/support/evidence.hpp"
 
 #include <cstdlib>
 #include <iostream>
@@ -104,52 +105,21 @@ std::vector<policy::TrustedKey> trusted_keys() {
   return keys;
 }
 
+const test::KeySigner& signer() {
+  static const test::KeySigner key = test::KeySigner::ed25519(k_signing_key_pem);
+  return key;
+}
+
 json cosign_signature(std::string_view digest, std::string_view repository) {
-  json payload = {{"critical",
-                   {{"identity", {{"docker-reference", repository}}},
-                    {"image", {{"docker-manifest-digest", digest}}},
-                    {"type", policy::k_cosign_signature_type}}},
-                  {"optional", nullptr}};
-  std::string bytes = payload.dump();
-  return {{"payload", base64_encode(bytes)},
-          {"signature", base64_encode(signing_key().sign(bytes))}};
+  return test::cosign_signature(signer(), std::string(repository), digest);
 }
 
 json slsa_attestation(std::string_view digest, bool v02) {
-  std::string hex(digest.substr(digest.find(':') + 1));
-  json predicate;
-  if (v02) {
-    predicate = {{"builder", {{"id", k_builder}}},
-                 {"buildType", "https://github.com/slsa-framework/slsa-github-generator/v1"},
-                 {"invocation",
-                  {{"configSource",
-                    {{"uri", "git+https://github.com/acme/app@refs/tags/v1.4.2"},
-                     {"digest", {{"sha1", k_commit}}},
-                     {"entryPoint", ".github/workflows/release.yml"}}}}}};
-  } else {
-    predicate = {{"buildDefinition",
-                  {{"buildType", "https://actions.github.io/buildtypes/workflow/v1"},
-                   {"externalParameters",
-                    {{"workflow",
-                      {{"ref", "refs/tags/v1.4.2"},
-                       {"repository", "https://github.com/acme/app"},
-                       {"path", ".github/workflows/release.yml"}}}}},
-                   {"resolvedDependencies",
-                    {{{"uri", "git+https://github.com/acme/app@refs/tags/v1.4.2"},
-                      {"digest", {{"gitCommit", k_commit}}}}}}}},
-                 {"runDetails", {{"builder", {{"id", k_builder}}}}}};
-  }
-  json statement = {
-      {"_type", v02 ? policy::k_in_toto_statement_v01 : policy::k_in_toto_statement_v1},
-      {"subject", {{{"name", k_repository}, {"digest", {{"sha256", hex}}}}}},
-      {"predicateType", v02 ? policy::k_slsa_provenance_v02 : policy::k_slsa_provenance_v1},
-      {"predicate", predicate}};
-  std::string payload = statement.dump();
-  std::string pae = policy::dsse_pae(policy::k_in_toto_payload_type, payload);
-  return {{"envelope",
-           {{"payloadType", policy::k_in_toto_payload_type},
-            {"payload", base64_encode(payload)},
-            {"signatures", {{{"keyid", ""}, {"sig", base64_encode(signing_key().sign(pae))}}}}}}};
+  test::Provenance provenance;
+  provenance.subject = k_repository;
+  provenance.commit = k_commit;
+  provenance.v02 = v02;
+  return test::slsa_attestation(signer(), digest, provenance);
 }
 
 json evidence() {
@@ -165,29 +135,17 @@ json evidence() {
 }
 
 json strict_policy() {
-  json staging = {
-      {"repositories", {"ghcr.io/acme/*"}},
-      {"require_gates", {"vuln-scan", "sbom", "e2e"}},
-      {"max_findings", {{"critical", 0}, {"high", 0}}},
-      {"require_registry_parity", true},
-      {"require_platforms", {"linux/amd64", "linux/arm64"}},
-      {"require_signature", {{"keys", {k_signer}}}},
-      {"require_provenance",
-       {{"keys", {k_signer}},
-        {"builder_ids", {"https://github.com/acme/app/.github/workflows/release.yml@refs/tags/*"}},
-        {"source_repositories", {"https://github.com/acme/*"}}}},
-      {"source_refs", {"refs/tags/v*"}},
-      {"stable_semver_only", true},
-      {"require_pinned_base_image", true},
-      {"max_evidence_age", "168h"}};
-  json production = staging;
-  production["after"] = {"staging"};
-  production["require_signature"] = {{"keys", {"fuzz-other", k_signer}}};
-  return {{"trusted_keys",
-           {{"fuzz-other", {{"public_key_pem", k_other_key_pem}}},
-            {k_signer, {{"public_key_pem", signing_key_public_pem()}}}}},
-          {"environments",
-           {{"dev", json::object()}, {"staging", staging}, {"production", production}}}};
+  test::PolicyOptions options;
+  options.key = k_signer;
+  json doc = test::strict_policy_with(signing_key_public_pem(), options);
+  json& environments = doc["environments"];
+  for (const char* name : {"staging", "production"}) {
+    environments[name]["require_provenance"]["source_repositories"] = {"https://github.com/acme/*"};
+  }
+  environments["production"]["require_signature"] = {{"keys", {"fuzz-other", k_signer}}};
+  environments["dev"] = json::object();
+  doc["trusted_keys"]["fuzz-other"] = {{"public_key_pem", k_other_key_pem}};
+  return doc;
 }
 
 std::string checkpoint_note(std::uint64_t size) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "policy/attestation.hpp"
+#include "tests/support/signer.hpp"
 #include "util/crypto.hpp"
 
 #include <nlohmann/json.hpp>
@@ -34,6 +35,8 @@ inline constexpr const char* k_now = "2026-11-21T10:00:00Z";
 // but in these targets.
 const Ed25519PrivateKey& signing_key();
 std::string signing_key_public_pem();
+// signing_key() as the evidence builders' signer (tests/support/signer.hpp).
+const test::KeySigner& signer();
 
 // An unrelated Ed25519 key named "fuzz-other", then signing_key() named k_signer: the order makes
 // the checks try a key that does not verify before the one that does.

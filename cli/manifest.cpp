@@ -53,7 +53,7 @@ std::pair<const Node*, std::string> pod_spec(const Node& object, const std::stri
       if (node == nullptr) {
         return {nullptr, {}};
       }
-      text += (text.empty() ? "" : ".") + std::string(key);
+      text.append(text.empty() ? "" : ".").append(key); // not "." + string: GCC bug 105329
     }
     return {node, text};
   }

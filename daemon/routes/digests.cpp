@@ -59,8 +59,10 @@ void add_signatures(json& body,
 void get_digest(Core& core, const Ctx& ctx) {
   const std::string& digest = ctx->arg("digest");
   if (!policy::is_sha256_digest(digest)) {
-    ctx->error(400, "bad-request",
-               "'" + digest.substr(0, 100) + "' is not a digest (sha256:<64 lowercase hex>)");
+    // Appended, not "'" + std::string&&: gcc 12 -O3 warns falsely there (GCC bug 105329).
+    std::string message = "'";
+    message.append(digest, 0, 100).append("' is not a digest (sha256:<64 lowercase hex>)");
+    ctx->error(400, "bad-request", message);
     return;
   }
   std::shared_ptr<const policy::Facts> facts;

@@ -16,6 +16,7 @@
 // digest and a token_sha256 of "<64 hex>" the SHA-256 of a known token.
 // The example files docs/examples/*.json and systemd/*.example.json are checked the same way.
 #include "tests/support/daemon.hpp"
+#include "tests/support/sigstore_pki.hpp"
 
 #include <doctest/doctest.h>
 
@@ -128,19 +129,23 @@ json demo_policy() {
   return json::parse(slurp(k_root + "/docs/examples/demo-policy.json"));
 }
 
-// A documented policy's trust roots (files beside it) are the public-good one kept in the tests.
-json with_test_trust_roots(json policy) {
+// A documented policy's trust roots (files beside it) become a trusted_root.json of a test
+// Sigstore made here, written into `dir`.
+json with_test_trust_roots(json policy, const std::string& dir) {
   if (policy.contains("trusted_roots") && policy["trusted_roots"].is_object()) {
+    static const SigstorePki pki;
+    const std::string file = dir + "/trusted_root.json";
+    std::ofstream(file) << pki.trusted_root().dump(2);
     for (auto& [name, root] : policy["trusted_roots"].items()) {
-      root["file"] = k_root + "/tests/data/sigstore/trusted-root-public-good.json";
+      root["file"] = file;
     }
   }
   return policy;
 }
 
 void check_policy(const json& documented, const std::string& label) {
-  const json policy = with_test_trust_roots(documented);
   TempDir dir;
+  const json policy = with_test_trust_roots(documented, dir.path());
   const std::string path = dir.path() + "/policy.json";
   std::ofstream(path) << policy.dump(2);
   auto checked = run_process({DG_CLI_PATH, "policy", "check", path});

@@ -24,7 +24,6 @@
 #include <poll.h>
 #include <set>
 #include <signal.h>
-#include <spawn.h>
 #include <sstream>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -34,8 +33,6 @@
 #include <thread>
 #include <unistd.h>
 #include <vector>
-
-extern char** environ;
 
 using namespace dg::test;
 using nlohmann::json;
@@ -293,74 +290,23 @@ public:
   explicit ServiceProcess(const Daemon& daemon, const std::map<std::string, std::string>& env = {})
       : m_address_file(daemon.state_dir() + "/listen-address") {
     ::unlink(m_address_file.c_str());
-    std::map<std::string, std::string> environment;
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-      const std::string item(*entry);
-      const auto eq = item.find('=');
-      if (eq != std::string::npos) {
-        environment[item.substr(0, eq)] = item.substr(eq + 1);
-      }
-    }
     // No service manager the tests happen to run under may hear from this daemon.
-    for (const char* name : {"NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID"}) {
-      environment.erase(name);
-    }
+    std::map<std::string, std::string> environment = {
+        {"NOTIFY_SOCKET", ""}, {"LISTEN_FDS", ""}, {"LISTEN_PID", ""}};
     for (const auto& [name, value] : env) {
       environment[name] = value;
     }
-    std::vector<std::string> env_strings;
-    for (const auto& [name, value] : environment) {
-      env_strings.push_back(name + "=" + value);
-    }
-    std::vector<char*> c_env;
-    for (auto& s : env_strings) {
-      c_env.push_back(s.data());
-    }
-    c_env.push_back(nullptr);
-    std::string program = DG_DAEMON_PATH;
-    std::string flag = "--config";
-    std::string config = daemon.config_path();
-    char* argv[] = {program.data(), flag.data(), config.data(), nullptr};
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, daemon.log_path().c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none;
-    sigset_t all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all); // the test process ignores SIGPIPE
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    const int rc = ::posix_spawn(&m_pid, program.c_str(), &actions, &attr, argv, c_env.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-      m_pid = -1;
-      throw std::runtime_error("posix_spawn " + program + ": " + std::strerror(rc));
-    }
+    m_process.start({DG_DAEMON_PATH, "--config", daemon.config_path()}, daemon.log_path(),
+                    environment);
   }
-  ~ServiceProcess() {
-    if (m_pid > 0) {
-      ::kill(m_pid, SIGKILL);
-      ::waitpid(m_pid, nullptr, 0);
-    }
-  }
-  ServiceProcess(const ServiceProcess&) = delete;
-  ServiceProcess& operator=(const ServiceProcess&) = delete;
 
   // "127.0.0.1:PORT" once the daemon has written its listen-address (at most 20 s).
   std::string address() {
     std::string content;
     const bool written = wait_until(
         [&] {
-          if (exited()) {
-            throw std::runtime_error("digestgated exited with " + std::to_string(*m_status) +
+          if (const auto status = exited()) {
+            throw std::runtime_error("digestgated exited with " + std::to_string(*status) +
                                      " while starting");
           }
           content = read_text(m_address_file);
@@ -375,35 +321,17 @@ public:
   }
 
   // The exit status once the process has exited (reaps it), else nullopt.
-  std::optional<int> exited() {
-    if (m_pid > 0) {
-      int status = 0;
-      if (::waitpid(m_pid, &status, WNOHANG) == m_pid) {
-        m_pid = -1;
-        m_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-    }
-    return m_status;
-  }
+  std::optional<int> exited() { return m_process.wait_for(std::chrono::milliseconds(0)); }
 
-  // Sends `sig` and waits up to 20 s for the exit status (then SIGKILLs).
-  int stop(int sig = SIGTERM) {
-    if (m_pid > 0) {
-      ::kill(m_pid, sig);
-      if (!wait_until([&] { return exited().has_value(); }, std::chrono::seconds(20))) {
-        ::kill(m_pid, SIGKILL);
-        wait_until([&] { return exited().has_value(); });
-      }
-    }
-    return m_status.value_or(-1);
-  }
+  // Sends `sig` and waits up to 60 s (longer than the daemon's own 20 s drain deadline) for the
+  // exit status, then SIGKILLs.
+  int stop(int sig = SIGTERM) { return m_process.stop(sig, std::chrono::seconds(60)); }
 
-  void signal(int sig) const { ::kill(m_pid, sig); }
+  void signal(int sig) const { m_process.signal(sig); }
 
 private:
   std::string m_address_file;
-  pid_t m_pid = -1;
-  std::optional<int> m_status;
+  Process m_process; // SIGKILLed and reaped when destroyed
 };
 
 // --- TLS material ---------------------------------------------------------------------------

@@ -5,7 +5,9 @@
 #include "util/files.hpp"
 
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <sys/stat.h>
 #include <thread>
@@ -19,7 +21,10 @@ using namespace posix;
 constexpr int k_http_timeout_ms = 10'000;
 constexpr int k_health_probe_timeout_ms = 2'000;
 constexpr auto k_start_timeout = std::chrono::seconds(20);
-constexpr auto k_stop_timeout = std::chrono::seconds(20);
+// The daemon gives up draining connections 20 s after SIGTERM and then closes its ledger: the
+// fixture waits longer, so that a slow drain meets the daemon's own bound and not a SIGKILL.
+constexpr auto k_stop_timeout = std::chrono::seconds(60);
+constexpr auto k_slow_stop = std::chrono::seconds(5);
 
 std::string tail_of(const std::string& text, std::size_t max_chars = 6000) {
   if (text.size() <= max_chars) {
@@ -56,6 +61,32 @@ void append_to_file(const std::string& path, const std::string& content) {
     }
     done += static_cast<std::size_t>(n);
   }
+}
+
+// One line per thread of `pid`: its name, state and where it sleeps in the kernel.
+std::string thread_states(pid_t pid) {
+  std::string out;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    const std::string dir = task.path().string();
+    std::string comm = trim(read_whole_file(dir + "/comm"));
+    const std::string stat = read_whole_file(dir + "/stat");
+    const auto close = stat.rfind(')');
+    const std::string state = close != std::string::npos && close + 2 < stat.size()
+                                  ? stat.substr(close + 2, 1)
+                                  : std::string("?");
+    out.append("  ")
+        .append(task.path().filename().string())
+        .append(" ")
+        .append(comm)
+        .append(" state ")
+        .append(state)
+        .append(" wchan ")
+        .append(read_whole_file(dir + "/wchan"))
+        .append("\n");
+  }
+  return out;
 }
 
 } // namespace
@@ -187,7 +218,28 @@ void Daemon::start() {
 }
 
 int Daemon::stop(int sig) {
-  return m_process.stop(sig, k_stop_timeout);
+  if (!m_process.running()) {
+    return m_process.last_status();
+  }
+  const auto signalled = Clock::now();
+  m_process.signal(sig);
+  if (auto status = m_process.wait_for(k_stop_timeout)) {
+    const auto took = Clock::now() - signalled;
+    if (took > k_slow_stop) {
+      std::cerr << "digestgated took "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                << " ms to stop after signal " << sig << "; log:\n"
+                << tail_of(log(), 2000) << '\n';
+    }
+    return *status;
+  }
+  // A daemon that does not stop is a finding: say where its threads are before killing it.
+  std::cerr << "digestgated (pid " << m_process.pid() << ") did not stop within "
+            << std::chrono::duration_cast<std::chrono::seconds>(k_stop_timeout).count()
+            << " s of signal " << sig << "; its threads:\n"
+            << thread_states(m_process.pid()) << "log:\n"
+            << tail_of(log(), 4000) << '\n';
+  return m_process.kill9();
 }
 
 void Daemon::kill9() {

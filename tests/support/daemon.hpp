@@ -78,9 +78,11 @@ public:
   // std::runtime_error with the tail of the log if the daemon exits or does not become healthy;
   // in the latter case it is killed first. Throws if the daemon is already running.
   void start();
-  // Sends `sig` and waits up to 20 s for the daemon to exit, then SIGKILLs it. Returns its exit
-  // status (WEXITSTATUS, or 128 + the signal that ended it). When the daemon is not running,
-  // returns the status of its last exit (or -1 if it never ran).
+  // Sends `sig` and waits up to 60 s (longer than the daemon's own 20 s drain deadline) for the
+  // daemon to exit, then prints its threads' states and its log on stderr and SIGKILLs it; a stop
+  // slower than 5 s is reported on stderr too. Returns its exit status (WEXITSTATUS, or 128 + the
+  // signal that ended it). When the daemon is not running, returns the status of its last exit
+  // (or -1 if it never ran).
   int stop(int sig = SIGTERM);
   // SIGKILLs the daemon and reaps it (no-op when not running).
   void kill9();

@@ -10,11 +10,16 @@ namespace {
 
 using nlohmann::json;
 
-// Merge `entries` (validation entries, in seq order) into `facts` as load_facts does; returns
-// their stored bytes.
+// Merge `entries` (validation and observation entries, in seq order) into `facts` as load_facts
+// does; returns their stored bytes.
 std::size_t merge_entries(policy::Facts& facts, const std::vector<ledger::Entry>& entries) {
   std::size_t bytes = 0;
   for (const auto& e : entries) {
+    if (e.kind == ledger::k_observation) {
+      policy::merge_observation(facts, e.body, e.seq, e.time);
+      bytes += e.bytes.size();
+      continue;
+    }
     auto record =
         policy::parse_record(e.body.value("evidence", json()), policy::RecordSource::ledger);
     if (record) {
@@ -25,15 +30,15 @@ std::size_t merge_entries(policy::Facts& facts, const std::vector<ledger::Entry>
   return bytes;
 }
 
-// The validation entries of `digest` with seq > `after` that `view` holds, in seq order.
+// The entries of `kind` about `digest` with seq > `after` that `view` holds, in seq order.
 std::vector<ledger::Entry>
-validation_entries_after(ledger::View& view, const std::string& digest, std::int64_t after) {
+entries_after(ledger::View& view, const std::string& digest, const char* kind, std::int64_t after) {
   constexpr std::int64_t k_page = 1000;
   std::vector<ledger::Entry> out;
   ledger::EntryFilter filter;
   filter.after = after;
   filter.limit = k_page;
-  filter.kind = ledger::k_validation;
+  filter.kind = kind;
   filter.digest = digest;
   for (;;) {
     auto page = view.entries(filter);
@@ -50,6 +55,37 @@ validation_entries_after(ledger::View& view, const std::string& digest, std::int
   return out;
 }
 
+std::vector<ledger::Entry> by_seq(std::vector<ledger::Entry> a, std::vector<ledger::Entry> b) {
+  std::vector<ledger::Entry> out;
+  out.reserve(a.size() + b.size());
+  std::merge(std::make_move_iterator(a.begin()), std::make_move_iterator(a.end()),
+             std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()),
+             std::back_inserter(out),
+             [](const ledger::Entry& x, const ledger::Entry& y) { return x.seq < y.seq; });
+  return out;
+}
+
+// The validation and observation entries of `digest` with seq > `after`, in seq order.
+std::vector<ledger::Entry>
+evidence_entries_after(ledger::View& view, const std::string& digest, std::int64_t after) {
+  return by_seq(entries_after(view, digest, ledger::k_validation, after),
+                entries_after(view, digest, ledger::k_observation, after));
+}
+
+// Every validation and observation entry of `digest`, in seq order.
+std::vector<ledger::Entry> evidence_entries(ledger::View& view, const std::string& digest) {
+  return by_seq(view.digest_entries(digest, ledger::k_validation),
+                view.digest_entries(digest, ledger::k_observation));
+}
+
+// Facts merged only from observations are no facts: the digest was never recorded.
+std::shared_ptr<const policy::Facts> recorded_only(policy::Facts facts) {
+  if (facts.validations.empty()) {
+    return nullptr;
+  }
+  return std::make_shared<const policy::Facts>(std::move(facts));
+}
+
 bool same_policy(const std::weak_ptr<const policy::Policy>& a,
                  const std::shared_ptr<const policy::Policy>& b) {
   return !a.owner_before(b) && !b.owner_before(a);
@@ -58,12 +94,12 @@ bool same_policy(const std::weak_ptr<const policy::Policy>& a,
 } // namespace
 
 std::optional<policy::Facts> load_facts(ledger::View& view, const std::string& digest) {
-  auto entries = view.digest_entries(digest, ledger::k_validation);
-  if (entries.empty()) {
-    return std::nullopt;
-  }
+  auto entries = evidence_entries(view, digest);
   policy::Facts facts;
   merge_entries(facts, entries);
+  if (facts.validations.empty()) {
+    return std::nullopt;
+  }
   return facts;
 }
 
@@ -132,7 +168,7 @@ std::shared_ptr<const CachedFacts> FactsCache::get(ledger::View& view, const std
 
   if (found && found->newest <= size) {
     // size > through: only validation entries after `through` can change the facts.
-    auto newer = validation_entries_after(view, digest, found->through);
+    auto newer = evidence_entries_after(view, digest, found->through);
     if (newer.empty()) {
       std::lock_guard lock(m_mutex);
       ++m_stats.confirmed;
@@ -149,8 +185,8 @@ std::shared_ptr<const CachedFacts> FactsCache::get(ledger::View& view, const std
     node.through = size;
     node.newest = newer.back().seq;
     node.bytes = found->bytes + merge_entries(facts, newer);
-    node.value = std::make_shared<const CachedFacts>(
-        std::make_shared<const policy::Facts>(std::move(facts)), m_limits.max_memos_per_digest);
+    node.value = std::make_shared<const CachedFacts>(recorded_only(std::move(facts)),
+                                                     m_limits.max_memos_per_digest);
     auto value = node.value;
     {
       std::lock_guard lock(m_mutex);
@@ -161,7 +197,7 @@ std::shared_ptr<const CachedFacts> FactsCache::get(ledger::View& view, const std
   }
 
   // Not held, or held for a newer ledger than this view sees: load everything.
-  auto entries = view.digest_entries(digest, ledger::k_validation);
+  auto entries = evidence_entries(view, digest);
   Node node;
   node.digest = digest;
   node.through = size;
@@ -171,7 +207,7 @@ std::shared_ptr<const CachedFacts> FactsCache::get(ledger::View& view, const std
     policy::Facts merged;
     node.bytes += merge_entries(merged, entries);
     node.newest = entries.back().seq;
-    facts = std::make_shared<const policy::Facts>(std::move(merged));
+    facts = recorded_only(std::move(merged));
   }
   node.value = std::make_shared<const CachedFacts>(std::move(facts), m_limits.max_memos_per_digest);
   auto value = node.value;

@@ -1,14 +1,14 @@
 // A bounded cache of what the ledger says about digests: the merged facts of each digest's
-// validation entries, and what a policy's environment makes of that evidence apart from its age.
-// Both are pure functions of immutable inputs, so a repeated evaluation of the same digest parses
-// no ledgered JSON and verifies no signature.
+// validation and observation entries, and what a policy's environment makes of that evidence apart
+// from its age. Both are pure functions of immutable inputs, so a repeated evaluation of the same
+// digest parses no ledgered JSON and verifies no signature.
 //
 // Correctness rests on the ledger being append-only. An entry holds the facts merged from every
 // validation entry of its digest with seq <= `through`; it answers for a view of size S when
 // S <= through and the newest of those entries is visible to the view, and otherwise after asking
-// the view for the digest's validation entries in (through, S] — none: the facts stand; some:
-// they are merged onto a copy, in seq order, exactly as a full load would. Revocations, slots
-// and approvals are not cached: callers ask the view for them every time.
+// the view for the digest's validation and observation entries in (through, S] — none: the facts
+// stand; some: they are merged onto a copy, in seq order, exactly as a full load would.
+// Revocations, slots and approvals are not cached: callers ask the view for them every time.
 //
 // Thread-safety: every member function may be called from any thread, concurrently.
 #pragma once
@@ -30,9 +30,10 @@
 
 namespace dg::daemon {
 
-// Everything the validation entries of `digest` say, merged in seq order; nullopt if the digest
-// has none. Records that no longer parse are skipped, and a merge conflict is ignored (ledgered
-// records never conflict). The uncached reference the cache must agree with.
+// Everything the validation entries of `digest` say, with its observations (the newest one, and
+// the signatures and attestations they found), merged in seq order; nullopt if the digest has no
+// validation entry. Records that no longer parse are skipped, and a merge conflict is ignored
+// (ledgered records never conflict). The uncached reference the cache must agree with.
 std::optional<policy::Facts> load_facts(ledger::View& view, const std::string& digest);
 
 // One digest's merged facts at some ledger size, and memos of their timeless evidence reasons.

@@ -149,6 +149,11 @@ std::string Metrics::render() const {
          "# TYPE digestgate_checkpoint_size gauge\n"
          "digestgate_checkpoint_size " +
          std::to_string(m_checkpoint_size.load()) + "\n";
+  out += "# HELP digestgate_observation_drift Observations that found a current digest vanished "
+         "from a registry or its platforms changed.\n"
+         "# TYPE digestgate_observation_drift counter\n"
+         "digestgate_observation_drift " +
+         std::to_string(m_observation_drift.load()) + "\n";
   out += "# HELP digestgate_open_connections Open client connections.\n"
          "# TYPE digestgate_open_connections gauge\n"
          "digestgate_open_connections " +

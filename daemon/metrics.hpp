@@ -43,6 +43,8 @@ public:
   void admission(const std::string& environment, bool allowed, double seconds);
   // A reason code given to one refused image of an admission review.
   void admission_reason(const std::string& environment, const std::string& code);
+  // A current digest found drifted by a periodic observation.
+  void observation_drift() { ++m_observation_drift; }
 
   std::string render() const;
 
@@ -57,6 +59,7 @@ private:
   std::atomic<std::int64_t> m_ledger_entries{0};
   std::atomic<std::int64_t> m_checkpoint_size{0};
   std::atomic<std::int64_t> m_connections{0};
+  std::atomic<std::uint64_t> m_observation_drift{0};
   Histogram m_append_seconds;
   Histogram m_batch_size;
   Histogram m_admission_seconds;

@@ -9,7 +9,7 @@ namespace dg::ledger {
 
 bool is_entry_kind(std::string_view kind) {
   return kind == k_validation || kind == k_promotion || kind == k_rollback ||
-         kind == k_deployment || kind == k_revocation || kind == k_policy;
+         kind == k_deployment || kind == k_revocation || kind == k_policy || kind == k_observation;
 }
 
 std::string entry_bytes(std::int64_t seq,

@@ -43,6 +43,7 @@ inline constexpr const char* k_rollback = "rollback";
 inline constexpr const char* k_deployment = "deployment";
 inline constexpr const char* k_revocation = "revocation";
 inline constexpr const char* k_policy = "policy";
+inline constexpr const char* k_observation = "observation";
 
 bool is_entry_kind(std::string_view kind);
 

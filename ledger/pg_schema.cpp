@@ -109,6 +109,8 @@ BEGIN
   ELSIF NEW.kind = 'revocation' THEN
     IF dig <> '' THEN INSERT INTO digest_entries VALUES (dig, NEW.seq, NEW.kind) ON CONFLICT DO NOTHING; END IF;
     INSERT INTO revocations VALUES (dig, NEW.seq, dg_str(b, 'reason'), NEW.time) ON CONFLICT DO NOTHING;
+  ELSIF NEW.kind = 'observation' THEN
+    IF dig <> '' THEN INSERT INTO digest_entries VALUES (dig, NEW.seq, NEW.kind) ON CONFLICT DO NOTHING; END IF;
   ELSIF NEW.kind = 'policy' THEN
     INSERT INTO policies VALUES (NEW.seq, dg_str(b, 'sha256'));
   END IF;

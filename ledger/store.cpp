@@ -153,6 +153,8 @@ public:
       deployment();
     } else if (m_e.kind == k_revocation) {
       revocation();
+    } else if (m_e.kind == k_observation) {
+      digest_entry(body_string(m_body, "digest"));
     } else if (m_e.kind == k_policy) {
       m_db.prepare("INSERT INTO policies(seq, sha256) VALUES(?, ?)")
           .bind(1, m_e.seq)

@@ -229,6 +229,36 @@ Reasons evaluate_evidence_age(const Policy& policy,
           "max_evidence_age");
     }
   }
+  if (env.require_observation_max_age_ns) {
+    const std::string max_age =
+        policy.document["environments"][env.name]["require_observation"]["max_age"]
+            .get<std::string>();
+    const json& newest = facts.observation;
+    std::optional<TimeNs> observed;
+    if (newest.is_object() && newest["body"].contains("observed_at") &&
+        newest["body"]["observed_at"].is_string()) {
+      if (auto t = parse_rfc3339(newest["body"]["observed_at"].get<std::string>())) {
+        observed = *t;
+      }
+    }
+    if (!newest.is_object() || !observed) {
+      add(reasons, reason::registry_not_observed,
+          facts.digest + " has never been observed in its registries", "require_observation");
+    } else if (options.now - *observed > *env.require_observation_max_age_ns) {
+      add(reasons, reason::registry_not_observed,
+          "the newest observation of " + facts.digest + " (seq " + newest["seq"].dump() + ", " +
+              newest["body"]["observed_at"].get<std::string>() + ") is older than " + max_age,
+          "require_observation");
+    } else {
+      const ObservationFindings findings = judge_observation(facts, newest["body"]);
+      for (const auto& problem : findings.unanswered) {
+        add(reasons, reason::registry_not_observed, problem, "require_observation");
+      }
+      for (const auto& problem : findings.parity) {
+        add(reasons, reason::registry_parity_mismatch, problem, "require_observation");
+      }
+    }
+  }
   return reasons;
 }
 

@@ -77,7 +77,10 @@ Reasons
 evaluate_timeless_evidence(const Policy& policy, const EnvironmentPolicy& env, const Facts& facts);
 
 // The reasons of evaluate_evidence that depend on the time: evidence-stale under
-// max_evidence_age, judged at options.now (none when options.skip_evidence_age).
+// max_evidence_age, judged at options.now (none when options.skip_evidence_age), and under
+// require_observation, registry-not-observed (no observation, one older than max_age, or a
+// registry that did not answer) and registry-parity-mismatch (a registry lacks the digest or
+// serves other platform digests than recorded), from the newest ledgered observation.
 Reasons evaluate_evidence_age(const Policy& policy,
                               const EnvironmentPolicy& env,
                               const Facts& facts,

@@ -84,6 +84,8 @@ struct Facts {
   std::vector<json> attestations;
   std::vector<json> bundles;             // {"bundle", "payload"?} items, not verified here
   std::vector<std::int64_t> validations; // seqs of the validation entries
+  // The newest observation entry of the digest: {"seq", "time", "body"}, or null.
+  json observation;
 
   // The repositories under which this digest is known: the subject and every mirror.
   std::set<std::string> repositories() const;
@@ -93,6 +95,21 @@ struct Facts {
 // Merge `record` (ledgered at `seq`) into `facts`. Fails with Errc::conflict naming the field when
 // the record contradicts an immutable build fact, leaving `facts` unspecified.
 Result<void> merge_record(Facts& facts, const Record& record, std::int64_t seq);
+
+// Merge an observation entry's `body` (ledgered at `seq`, `time`) into `facts`: it becomes the
+// newest observation, and the signatures and attestations it found count as recorded ones.
+void merge_observation(Facts& facts, const json& body, std::int64_t seq, const std::string& time);
+
+// What an observation says against the recorded facts. `unanswered`: registries that should
+// hold the digest and did not answer or were not asked; `parity`: registries that lack the
+// digest or serve other platform digests than recorded. Each item names its repository.
+struct ObservationFindings {
+  std::vector<std::string> unanswered;
+  std::vector<std::string> parity;
+  bool ok() const { return unanswered.empty() && parity.empty(); }
+  std::vector<std::string> problems() const;
+};
+ObservationFindings judge_observation(const Facts& facts, const json& observation_body);
 
 // The daemon's checks over merged facts.
 Checks compute_checks(const Facts& facts);

@@ -214,6 +214,18 @@ Result<void> read_environment(FieldReader& r,
     }
     env.max_evidence_age_ns = *d;
   }
+  DG_TRY(r.optional_object("require_observation", [&](FieldReader& o) -> Result<void> {
+    auto max_age = o.optional_string("max_age");
+    if (!max_age || !max_age->has_value()) {
+      return o.error("max_age", "is required, a duration such as \"24h\"");
+    }
+    auto d = parse_duration_ns(**max_age);
+    if (!d) {
+      return o.error("max_age", d.error().message);
+    }
+    env.require_observation_max_age_ns = *d;
+    return {};
+  }));
   return {};
 }
 

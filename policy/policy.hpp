@@ -34,6 +34,8 @@ struct EnvironmentPolicy {
   bool stable_semver_only = false;
   bool require_pinned_base_image = false;
   std::optional<std::int64_t> max_evidence_age_ns;
+  // require_observation.max_age: the newest observation must be younger than this.
+  std::optional<std::int64_t> require_observation_max_age_ns;
 };
 
 struct Policy {

@@ -39,6 +39,7 @@ inline constexpr const char* identity_mismatch = "identity-mismatch";
 // Admission only: the environment never approved the digest for its repository, or rolled back
 // from it.
 inline constexpr const char* not_approved = "not-approved";
+inline constexpr const char* registry_not_observed = "registry-not-observed";
 } // namespace reason
 
 struct Reason {

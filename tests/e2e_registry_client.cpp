@@ -2,6 +2,7 @@
 // started on loopback ports, plain, with TLS and htpasswd Basic auth, and with token auth trusting
 // a token server of the test's own; and listeners that refuse, stall, babble or announce 10 GB.
 #include "registry/client.hpp"
+#include "registry/observe.hpp"
 #include "registry/signatures.hpp"
 #include "tests/support/registry.hpp"
 #include "util/crypto.hpp"
@@ -308,6 +309,48 @@ TEST_CASE("A registry down, stalled, babbling or announcing 10 GB fails fast wit
     REQUIRE_FALSE(blob.ok());
     CHECK(kind(blob.error()) == "too-large");
   }
+}
+
+TEST_CASE("An observation says, per registry, what it serves, what it lacks and why it failed") {
+  RegistryServer a;
+  RegistryServer b;
+  BadListener silent(BadListener::Mode::silent);
+  const int closed = free_port();
+  const std::string down = "127.0.0.1:" + std::to_string(closed);
+  const TestImage image = make_image("observed", k_two_platforms);
+  push_image(a, "acme/app", image, "v1");
+  OpensslSigner signer;
+  const json signature = cosign_signature(signer, a.host() + "/acme/app", image.index_digest);
+  push_cosign_signature(a, "acme/app", image.index_digest, signature);
+  auto client = client_for({{a.host(), plain(a)},
+                            {b.host(), plain(b)},
+                            {silent.host(), {silent.endpoint(), "", "", ""}},
+                            {down, {"http://" + down, "", "", ""}}},
+                           std::chrono::milliseconds(800));
+  registry::ObservationRequest request;
+  request.digest = image.index_digest;
+  request.repositories = {a.host() + "/acme/app", b.host() + "/acme/app",
+                          silent.host() + "/acme/app", down + "/acme/app"};
+  request.tags = {"v1"};
+  request.observed_at = "2026-12-01T00:00:00Z";
+  const auto start = Clock::now();
+  const json body = registry::observe(client, request);
+  CHECK(seconds_since(start) < 3.0);
+  REQUIRE(body["registries"].size() == 4);
+  const json& held = body["registries"][0];
+  CHECK(held["present"] == true);
+  CHECK(held["error"].is_null());
+  CHECK(held["media_type"] == registry::k_oci_index);
+  CHECK(held["platforms"].size() == 2);
+  CHECK(held["tags"]["v1"] == image.index_digest);
+  CHECK(body["registries"][1]["present"] == false);
+  CHECK(body["registries"][1]["error"].is_null());
+  CHECK(body["registries"][1]["tags"]["v1"].is_null());
+  CHECK(body["registries"][2]["error"].get<std::string>().rfind("timeout:", 0) == 0);
+  CHECK(body["registries"][3]["error"].get<std::string>().rfind("unreachable:", 0) == 0);
+  CHECK(body["signatures"] == json::array({signature}));
+  CHECK(registry::unanswered(body) ==
+        std::vector<std::string>{silent.host() + "/acme/app", down + "/acme/app"});
 }
 
 TEST_SUITE_END();

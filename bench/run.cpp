@@ -40,7 +40,8 @@ constexpr const char* k_usage = R"(usage: dg_bench [options]
   --out FILE         where to write the JSON report (default: bench/report.json beside this tree)
   --dir DIR          where to make the temporary directory (default: $TMPDIR or /tmp)
   --keep             keep the temporary directory (state, logs)
-  --only LIST        comma-separated scenarios: read,write,slow-disk,record,ledger (default: all)
+  --only LIST        comma-separated scenarios: read,admission,write,slow-disk,record,ledger
+                     (default: all)
   --sync-delays LIST slow-disk: extra microseconds per sync (default 1000,5000)
   --duration S       measured seconds per load run (default 10; quick 3)
   --rounds N         alternating baseline/digestgated rounds for read and write (default 3; quick 1)
@@ -396,6 +397,112 @@ json read_path(const Settings& s, const std::string& work) {
               {"rounds", rounds}};
   bare.stop(SIGTERM);
   return out;
+}
+
+// An AdmissionReview of a Deployment whose pod has 5 containers (2 of them init containers), each
+// a digest approved in staging, as the API server sends it.
+std::string admission_review(const std::vector<std::string>& digests) {
+  json containers = json::array();
+  json init = json::array();
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    json c = {{"name", "c" + std::to_string(i)},
+              {"image", std::string(k_repository) + "@" + digests[i]},
+              {"resources", {{"limits", {{"cpu", "500m"}, {"memory", "256Mi"}}}}}};
+    (i < 2 ? init : containers).push_back(std::move(c));
+  }
+  json deployment = {
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata", {{"name", "app"}, {"namespace", "staging"}, {"labels", {{"app", "app"}}}}},
+      {"spec",
+       {{"replicas", 3},
+        {"selector", {{"matchLabels", {{"app", "app"}}}}},
+        {"template",
+         {{"metadata", {{"labels", {{"app", "app"}}}}},
+          {"spec", {{"initContainers", init}, {"containers", containers}}}}}}}};
+  json review = {
+      {"apiVersion", "admission.k8s.io/v1"},
+      {"kind", "AdmissionReview"},
+      {"request",
+       {{"uid", "705ab4f5-6393-11e8-b7cc-42010a800002"},
+        {"kind", {{"group", "apps"}, {"version", "v1"}, {"kind", "Deployment"}}},
+        {"resource", {{"group", "apps"}, {"version", "v1"}, {"resource", "deployments"}}},
+        {"name", "app"},
+        {"namespace", "staging"},
+        {"operation", "CREATE"},
+        {"userInfo", {{"username", "system:serviceaccount:argocd:argocd-application-controller"}}},
+        {"object", deployment},
+        {"oldObject", nullptr},
+        {"dryRun", false}}}};
+  return review.dump();
+}
+
+// Admission reviews of a 5-container pod against the same bare server, alternating.
+json admission_path(const Settings& s, const std::string& work) {
+  say("admission: bare Beast server vs AdmissionReviews of a 5-container pod, " +
+      std::to_string(s.read_connections) + " connections");
+  std::string dir = work + "/admission";
+  Signer signer;
+  Daemon daemon(dir, bench_policy(signer.key.public_key_pem()));
+  daemon.start();
+  std::vector<std::string> digests;
+  for (int i = 0; i < 5; ++i) {
+    digests.push_back(digest_of("bench-admission-" + std::to_string(i)));
+    record_target(daemon, signer, digests.back());
+    expect_approved(daemon, promotion_body(digests.back(), false));
+  }
+  std::string body = admission_review(digests);
+  auto check = daemon.request("POST", "/v1/admission/staging", body);
+  json answer = check.json_body();
+  if (check.status != 200 || !answer["response"].value("allowed", false)) {
+    throw std::runtime_error("the benchmark review is not allowed (" +
+                             std::to_string(check.status) + "): " + check.body);
+  }
+  write_text(dir + "/review.json", body);
+
+  std::string bare_address_file = dir + "/bare-address";
+  Child bare({DG_BENCH_BARE, "--address-file", bare_address_file}, dir + "/bare.log");
+  std::string bare_address;
+  for (int i = 0; i < 5000 && bare_address.find('\n') == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    bare_address = read_text(bare_address_file);
+  }
+  bare_address = bare_address.substr(0, bare_address.find('\n'));
+  Load load{"",     s.read_connections,      s.duration,           s.warmup,
+            "POST", "/v1/admission/staging", dir + "/review.json", ""};
+  json rounds = json::array();
+  std::vector<double> base_rps, dg_rps, dg_p50, dg_p99, base_p99;
+  for (int r = 0; r < s.rounds; ++r) {
+    load.address = bare_address;
+    json b = run_load(load, dir);
+    expect_status(b, 200, "bare server");
+    load.address = daemon.address();
+    json d = run_load(load, dir);
+    expect_status(d, 200, "admission reviews");
+    base_rps.push_back(b["rps"]);
+    dg_rps.push_back(d["rps"]);
+    dg_p50.push_back(d["latency"]["p50_ms"]);
+    dg_p99.push_back(d["latency"]["p99_ms"]);
+    base_p99.push_back(b["latency"]["p99_ms"]);
+    say("  round " + std::to_string(r + 1) + ": bare " + std::to_string(b["rps"].get<double>()) +
+        " req/s, digestgated " + std::to_string(d["rps"].get<double>()) + " reviews/s");
+    rounds.push_back({{"baseline", b},
+                      {"digestgate", d},
+                      {"ratio", d["rps"].get<double>() / b["rps"].get<double>()},
+                      {"load_average", load_average()}});
+  }
+  bare.stop(SIGTERM);
+  return {{"connections", s.read_connections},
+          {"request", "POST /v1/admission/staging, a Deployment of 5 approved images (2 init)"},
+          {"baseline", "bare Boost.Beast server, fixed JSON body, same threads"},
+          {"digestgate_rps", median(dg_rps)},
+          {"baseline_rps", median(base_rps)},
+          {"ratio", median(dg_rps) / median(base_rps)},
+          {"target", "report"},
+          {"digestgate_p50_ms", median(dg_p50)},
+          {"digestgate_p99_ms", median(dg_p99)},
+          {"baseline_p99_ms", median(base_p99)},
+          {"rounds", rounds}};
 }
 
 // Sets DG_BENCH_SYNC_DELAY_US for the programs started while it lives (digestgated_bench and
@@ -770,6 +877,13 @@ void print_table(const json& report) {
         fixed(r["baseline_rps"], 0) + "/s SQLite 1 row/txn", fixed(r["ratio"], 2),
         r["target"].get<std::string>(), yes_no(r["met"]));
   }
+  if (report.contains("admission")) {
+    const json& r = report["admission"];
+    row("admission: 5 images",
+        fixed(r["digestgate_rps"], 0) + "/s p50 " + fixed(r["digestgate_p50_ms"], 2) + " p99 " +
+            fixed(r["digestgate_p99_ms"], 2) + " ms",
+        fixed(r["baseline_rps"], 0) + "/s bare Beast", fixed(r["ratio"], 2), "report", "-");
+  }
   if (report.contains("write_slow_disk")) {
     for (const json& r : report["write_slow_disk"]) {
       row("write: sync +" + fixed(r["sync_delay_us"].get<double>() / 1000, 0) + " ms",
@@ -856,6 +970,10 @@ int run(const Settings& s) {
     report["write_path"] = write_path(s, work.path());
     save();
   }
+  if (s.wants("admission")) {
+    report["admission"] = admission_path(s, work.path());
+    save();
+  }
   if (s.wants("slow-disk")) {
     report["write_slow_disk"] = json::array();
     for (int us : s.sync_delays_us) {
@@ -932,8 +1050,8 @@ int main(int argc, char** argv) {
         std::istringstream in(next());
         std::string item;
         while (std::getline(in, item, ',')) {
-          if (item != "read" && item != "write" && item != "slow-disk" && item != "record" &&
-              item != "ledger") {
+          if (item != "read" && item != "admission" && item != "write" && item != "slow-disk" &&
+              item != "record" && item != "ledger") {
             throw std::invalid_argument("unknown scenario '" + item + "'");
           }
           s.only.insert(item);

@@ -98,7 +98,7 @@ TEST_SUITE_BEGIN("E2E postgresql");
 TEST_CASE("PostgreSQL: a revocation acknowledged by one daemon refuses the next promotion on "
           "another; ledger verify reads the database") {
   if (!Postgres::available()) {
-    MESSAGE("PostgreSQL 15 is not installed: skipped");
+    MESSAGE("skipped: " << Postgres::unavailable_reason());
     return;
   }
   const std::string url = fresh_database(server());
@@ -134,6 +134,7 @@ TEST_CASE("PostgreSQL: a revocation acknowledged by one daemon refuses the next 
 TEST_CASE("PostgreSQL: two daemons under concurrent load, one of them SIGKILLed: every "
           "acknowledged entry is stored once, seqs are dense and the ledger verifies") {
   if (!Postgres::available()) {
+    MESSAGE("skipped: " << Postgres::unavailable_reason());
     return;
   }
   const std::string url = fresh_database(server());
@@ -188,6 +189,7 @@ TEST_CASE("PostgreSQL: two daemons under concurrent load, one of them SIGKILLed:
 
 TEST_CASE("PostgreSQL: ledger copy moves a SQLite ledger into PostgreSQL and back unchanged") {
   if (!Postgres::available()) {
+    MESSAGE("skipped: " << Postgres::unavailable_reason());
     return;
   }
   Daemon sqlite(lenient_policy());
@@ -225,6 +227,7 @@ TEST_CASE("PostgreSQL: ledger copy moves a SQLite ledger into PostgreSQL and bac
 TEST_CASE("PostgreSQL: failover to a synchronous standby loses nothing; a standby that is behind "
           "is refused with ledger-integrity") {
   if (!Postgres::available()) {
+    MESSAGE("skipped: " << Postgres::unavailable_reason());
     return;
   }
   auto primary = Postgres::start();

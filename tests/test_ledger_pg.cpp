@@ -170,7 +170,7 @@ TEST_SUITE_BEGIN("ledger-postgresql");
 TEST_CASE("PostgreSQL: init creates the schema once and grants the daemons' role SELECT and "
           "INSERT only") {
   if (!test::Postgres::available()) {
-    MESSAGE("PostgreSQL 15 is not installed: skipped");
+    MESSAGE("skipped: " << test::Postgres::unavailable_reason());
     return;
   }
   std::string db = fresh_database();
@@ -206,6 +206,7 @@ TEST_CASE("PostgreSQL: init creates the schema once and grants the daemons' role
 
 TEST_CASE("PostgreSQL: every view answers as SQLite's does, and copies are identical both ways") {
   if (!test::Postgres::available()) {
+    MESSAGE("skipped: " << test::Postgres::unavailable_reason());
     return;
   }
   StateDir s;
@@ -258,6 +259,7 @@ TEST_CASE("PostgreSQL: every view answers as SQLite's does, and copies are ident
 TEST_CASE("PostgreSQL: two ledgers appending at once keep one dense order, and each sees the "
           "other's entries") {
   if (!test::Postgres::available()) {
+    MESSAGE("skipped: " << test::Postgres::unavailable_reason());
     return;
   }
   std::string db = fresh_database();
@@ -319,6 +321,7 @@ TEST_CASE("PostgreSQL: two ledgers appending at once keep one dense order, and e
 
 TEST_CASE("PostgreSQL: a database that lacks entries this daemon saw is refused, not extended") {
   if (!test::Postgres::available()) {
+    MESSAGE("skipped: " << test::Postgres::unavailable_reason());
     return;
   }
   std::string db = fresh_database();

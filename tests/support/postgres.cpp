@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <stdexcept>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace dg::test {
@@ -41,8 +42,21 @@ std::string quote(const std::string& s) {
 
 } // namespace
 
+std::string Postgres::unavailable_reason() {
+  if (!std::filesystem::exists(k_bin + "initdb") || ::getpwnam("postgres") == nullptr) {
+    return "PostgreSQL 15 is not installed";
+  }
+  // The server runs as the unprivileged `postgres` user, who must be able to reach its binaries:
+  // a root directory that only root may search (as in some chroots) stops it.
+  struct stat root {};
+  if (::geteuid() == 0 && (::stat("/", &root) != 0 || (root.st_mode & S_IXOTH) == 0)) {
+    return "the root directory is not searchable by the postgres user";
+  }
+  return {};
+}
+
 bool Postgres::available() {
-  return std::filesystem::exists(k_bin + "initdb") && ::getpwnam("postgres") != nullptr;
+  return unavailable_reason().empty();
 }
 
 bool Postgres::run_as_postgres(const std::string& command) const {

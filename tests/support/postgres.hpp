@@ -15,8 +15,10 @@ public:
   // Start a new cluster. `primary_url`: instead, a streaming standby of that server (made with
   // pg_basebackup), started in recovery.
   static std::unique_ptr<Postgres> start(const Postgres* primary = nullptr);
-  // Whether the binaries are installed (tests skip the PostgreSQL cases when they are not).
+  // Whether a cluster can be started here (tests skip the PostgreSQL cases when it cannot), and
+  // why not: empty when it can.
   static bool available();
+  static std::string unavailable_reason();
   ~Postgres();
   Postgres(const Postgres&) = delete;
   Postgres& operator=(const Postgres&) = delete;

@@ -405,7 +405,9 @@ std::string admission_review(const std::vector<std::string>& digests) {
   json containers = json::array();
   json init = json::array();
   for (std::size_t i = 0; i < digests.size(); ++i) {
-    json c = {{"name", "c" + std::to_string(i)},
+    std::string name = "c"; // appended, not "c" + std::string&&: GCC bug 105329 at -O3
+    name += std::to_string(i);
+    json c = {{"name", name},
               {"image", std::string(k_repository) + "@" + digests[i]},
               {"resources", {{"limits", {{"cpu", "500m"}, {"memory", "256Mi"}}}}}};
     (i < 2 ? init : containers).push_back(std::move(c));

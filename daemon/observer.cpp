@@ -240,7 +240,12 @@ ObservationOutcome Observer::observe_and_ledger(const std::string& digest,
   if (unanswered.size() == repositories.size() && actor != k_observer_actor) {
     std::string message = "no registry could be asked:";
     for (const json& r : body["registries"]) {
-      message += " " + r["name"].get<std::string>() + " (" + r["error"].get<std::string>() + ")";
+      // Appended piece by piece: gcc 12 -O3 warns falsely on " " + std::string&& (GCC bug 105329).
+      message.append(" ")
+          .append(r["name"].get<std::string>())
+          .append(" (")
+          .append(r["error"].get<std::string>())
+          .append(")");
     }
     return {
         502,

@@ -312,6 +312,16 @@ json memory_json(pid_t pid) {
   return json{{"rss_kb", m.rss_kb}, {"hwm_kb", m.hwm_kb}};
 }
 
+// The "HOST:PORT" a server writes into `file` once it listens; empty after 10 s without it.
+std::string wait_for_address(const std::string& file) {
+  std::string text;
+  for (int i = 0; i < 5000 && text.find('\n') == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    text = read_text(file);
+  }
+  return text.substr(0, text.find('\n'));
+}
+
 // --- Scenarios ----------------------------------------------------------------------------
 
 json read_path(const Settings& s, const std::string& work) {
@@ -327,14 +337,8 @@ json read_path(const Settings& s, const std::string& work) {
   expect_approved(daemon, body);
   write_text(dir + "/dry-run.json", body);
 
-  std::string bare_address_file = dir + "/bare-address";
-  Child bare({DG_BENCH_BARE, "--address-file", bare_address_file}, dir + "/bare.log");
-  std::string bare_address;
-  for (int i = 0; i < 5000 && bare_address.find('\n') == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    bare_address = read_text(bare_address_file);
-  }
-  bare_address = bare_address.substr(0, bare_address.find('\n'));
+  Child bare({DG_BENCH_BARE, "--address-file", dir + "/bare-address"}, dir + "/bare.log");
+  const std::string bare_address = wait_for_address(dir + "/bare-address");
 
   Load load{
       "", s.read_connections, s.duration, s.warmup, "POST", "/v1/promotions", dir + "/dry-run.json",
@@ -462,14 +466,8 @@ json admission_path(const Settings& s, const std::string& work) {
   }
   write_text(dir + "/review.json", body);
 
-  std::string bare_address_file = dir + "/bare-address";
-  Child bare({DG_BENCH_BARE, "--address-file", bare_address_file}, dir + "/bare.log");
-  std::string bare_address;
-  for (int i = 0; i < 5000 && bare_address.find('\n') == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    bare_address = read_text(bare_address_file);
-  }
-  bare_address = bare_address.substr(0, bare_address.find('\n'));
+  Child bare({DG_BENCH_BARE, "--address-file", dir + "/bare-address"}, dir + "/bare.log");
+  const std::string bare_address = wait_for_address(dir + "/bare-address");
   Load load{"",     s.read_connections,      s.duration,           s.warmup,
             "POST", "/v1/admission/staging", dir + "/review.json", ""};
   json rounds = json::array();

@@ -114,7 +114,7 @@ TEST_CASE("The newest observation decides: none, too old, unanswered, lacking, o
   SUBCASE("A registry did not answer, one was not asked") {
     json down = registry_entry("ghcr.io/acme/app", false);
     down["error"] = "unreachable: connect: Connection refused";
-    merge_observation(facts, observation(now, {down}), 2, format_rfc3339(now));
+    merge_observation(facts, observation(now, json::array({down})), 2, format_rfc3339(now));
     auto reasons = judge(facts, now);
     CHECK(codes(reasons) ==
           std::vector<std::string>{"registry-not-observed", "registry-not-observed"});

@@ -10,6 +10,9 @@
 #include "bench/slow_sync_vfs.hpp"
 #include "bench/support.hpp"
 
+#include "tests/support/http.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/tempdir.hpp"
 #include "util/crypto.hpp"
 
 #include <algorithm>
@@ -87,7 +90,7 @@ std::string tail(const std::string& text, std::size_t n = 3000) {
   return text.size() <= n ? text : "[...]\n" + text.substr(text.size() - n);
 }
 
-json parse_output(const ProcessResult& r, const std::string& what) {
+json parse_output(const test::ProcessResult& r, const std::string& what) {
   if (r.exit_code != 0) {
     throw std::runtime_error(what + " exited with " + std::to_string(r.exit_code) + ":\n" +
                              tail(r.out + r.err));
@@ -132,7 +135,8 @@ public:
                       {"roles", {"recorder", "promoter", "operator"}},
                       {"token_sha256", sha256_hex(k_token)}}}}};
     write_text(m_dir + "/config.json", config.dump(2));
-    auto init = run_process({DG_BENCH_DAEMON, "init", "--state-dir", state_dir()}, m_dir, 60);
+    auto init =
+        test::run_process({DG_BENCH_DAEMON, "init", "--state-dir", state_dir()}, {}, "", 60);
     if (init.exit_code != 0) {
       throw std::runtime_error("digestgated init failed:\n" + init.out + init.err);
     }
@@ -152,13 +156,12 @@ public:
   json start(int timeout_seconds = 1800) {
     std::string address_file = state_dir() + "/listen-address";
     ::unlink(address_file.c_str());
-    m_child = std::make_unique<Child>(
-        std::vector<std::string>{m_program, "--config", m_dir + "/config.json"},
-        m_dir + "/daemon.log");
+    m_child = std::make_unique<test::Process>();
+    m_child->start({m_program, "--config", m_dir + "/config.json"}, m_dir + "/daemon.log");
     auto deadline = m_child->started() + std::chrono::seconds(timeout_seconds);
     std::optional<double> healthy;
     for (;;) {
-      if (!m_child->alive()) {
+      if (m_child->wait_for(std::chrono::milliseconds(0))) {
         throw std::runtime_error("digestgated exited while starting:\n" +
                                  tail(read_text(m_dir + "/daemon.log")));
       }
@@ -172,11 +175,11 @@ public:
       }
       if (m_port != 0) {
         if (!healthy) {
-          if (http_request(m_host, m_port, "GET", "/healthz", "", "", 2000).status == 200) {
+          if (probe("/healthz") == 200) {
             healthy = seconds_since(m_child->started());
           }
         }
-        if (healthy && http_request(m_host, m_port, "GET", "/readyz", "", "", 2000).status == 200) {
+        if (healthy && probe("/readyz") == 200) {
           double ready = seconds_since(m_child->started());
           return json{{"healthz_s", *healthy}, {"readyz_s", ready}};
         }
@@ -191,27 +194,36 @@ public:
 
   void stop() {
     if (m_child) {
-      m_child->stop(SIGTERM);
+      m_child->stop(SIGTERM, std::chrono::seconds(30));
       m_child.reset();
     }
     m_port = 0;
   }
 
-  HttpResult request(const std::string& method,
-                     const std::string& target,
-                     const std::string& body = "") const {
-    return http_request(m_host, m_port, method, target, body, k_token, 30000);
+  test::HttpResponse request(const std::string& method,
+                             const std::string& target,
+                             const std::string& body = "") const {
+    return test::http_request({m_host, m_port}, method, target, body, k_token, {}, 30000);
   }
 
   std::int64_t entries() const {
-    auto r = http_request(m_host, m_port, "GET", "/readyz");
-    return r.json_body().value("entries", std::int64_t{-1});
+    auto r = test::http_request({m_host, m_port}, "GET", "/readyz");
+    return r.json().value("entries", std::int64_t{-1});
   }
 
 private:
+  // The status of an unauthenticated GET of `target`; 0 while the daemon does not answer.
+  int probe(const std::string& target) const {
+    try {
+      return test::http_request({m_host, m_port}, "GET", target, "", "", {}, 2000).status;
+    } catch (const std::runtime_error&) {
+      return 0;
+    }
+  }
+
   std::string m_dir;
   std::string m_program;
-  std::unique_ptr<Child> m_child;
+  std::unique_ptr<test::Process> m_child;
   std::string m_host;
   int m_port = 0;
 };
@@ -230,7 +242,7 @@ struct Load {
   bool cycle = false;
 };
 
-json run_load(const Load& l, const std::string& scratch) {
+json run_load(const Load& l) {
   std::vector<std::string> argv = {DG_BENCH_LOAD,
                                    "--address",
                                    l.address,
@@ -256,7 +268,7 @@ json run_load(const Load& l, const std::string& scratch) {
     argv.emplace_back("--cycle");
   }
   auto timeout = static_cast<int>(l.duration + l.warmup) + 120;
-  return parse_output(run_process(argv, scratch, timeout), "dg_bench_load");
+  return parse_output(test::run_process(argv, {}, "", timeout), "dg_bench_load");
 }
 
 std::uint64_t status_count(const json& load, int status) {
@@ -301,7 +313,7 @@ std::string promotion_body(const std::string& digest, bool dry_run) {
 // Checks that one promotion is approved (so the load measures approvals, not refusals).
 void expect_approved(const Daemon& d, const std::string& body) {
   auto r = d.request("POST", "/v1/promotions", body);
-  if (r.status != 200 || r.json_body().value("decision", "") != "approved") {
+  if (r.status != 200 || r.json().value("decision", "") != "approved") {
     throw std::runtime_error("the benchmark promotion is not approved (" +
                              std::to_string(r.status) + "): " + r.body);
   }
@@ -337,7 +349,8 @@ json read_path(const Settings& s, const std::string& work) {
   expect_approved(daemon, body);
   write_text(dir + "/dry-run.json", body);
 
-  Child bare({DG_BENCH_BARE, "--address-file", dir + "/bare-address"}, dir + "/bare.log");
+  test::Process bare;
+  bare.start({DG_BENCH_BARE, "--address-file", dir + "/bare-address"}, dir + "/bare.log");
   const std::string bare_address = wait_for_address(dir + "/bare-address");
 
   Load load{
@@ -347,10 +360,10 @@ json read_path(const Settings& s, const std::string& work) {
   std::vector<double> base_rps, dg_rps, dg_p50, dg_p99, base_p50, base_p99;
   for (int r = 0; r < s.rounds; ++r) {
     load.address = bare_address;
-    json b = run_load(load, dir);
+    json b = run_load(load);
     expect_status(b, 200, "bare server");
     load.address = daemon.address();
-    json d = run_load(load, dir);
+    json d = run_load(load);
     expect_status(d, 200, "dry-run promotions");
     base_rps.push_back(b["rps"]);
     dg_rps.push_back(d["rps"]);
@@ -369,10 +382,10 @@ json read_path(const Settings& s, const std::string& work) {
   // authenticated GET /v1/checkpoint) against the same bare server.
   Load floor{bare_address, s.read_connections, s.duration, s.warmup,
              "GET",        "/v1/checkpoint",   "",         ""};
-  json floor_bare = run_load(floor, dir);
+  json floor_bare = run_load(floor);
   expect_status(floor_bare, 200, "bare server");
   floor.address = daemon.address();
-  json floor_daemon = run_load(floor, dir);
+  json floor_daemon = run_load(floor);
   expect_status(floor_daemon, 200, "GET /v1/checkpoint");
   say("  floor: bare " + std::to_string(floor_bare["rps"].get<double>()) +
       " req/s, digestgated GET /v1/checkpoint " +
@@ -399,7 +412,7 @@ json read_path(const Settings& s, const std::string& work) {
               {"baseline_p99_ms", median(base_p99)},
               {"daemon_memory", memory_json(daemon.pid())},
               {"rounds", rounds}};
-  bare.stop(SIGTERM);
+  bare.stop(SIGTERM, std::chrono::seconds(30));
   return out;
 }
 
@@ -459,14 +472,15 @@ json admission_path(const Settings& s, const std::string& work) {
   }
   std::string body = admission_review(digests);
   auto check = daemon.request("POST", "/v1/admission/staging", body);
-  json answer = check.json_body();
+  json answer = check.json();
   if (check.status != 200 || !answer["response"].value("allowed", false)) {
     throw std::runtime_error("the benchmark review is not allowed (" +
                              std::to_string(check.status) + "): " + check.body);
   }
   write_text(dir + "/review.json", body);
 
-  Child bare({DG_BENCH_BARE, "--address-file", dir + "/bare-address"}, dir + "/bare.log");
+  test::Process bare;
+  bare.start({DG_BENCH_BARE, "--address-file", dir + "/bare-address"}, dir + "/bare.log");
   const std::string bare_address = wait_for_address(dir + "/bare-address");
   Load load{"",     s.read_connections,      s.duration,           s.warmup,
             "POST", "/v1/admission/staging", dir + "/review.json", ""};
@@ -474,10 +488,10 @@ json admission_path(const Settings& s, const std::string& work) {
   std::vector<double> base_rps, dg_rps, dg_p50, dg_p99, base_p99;
   for (int r = 0; r < s.rounds; ++r) {
     load.address = bare_address;
-    json b = run_load(load, dir);
+    json b = run_load(load);
     expect_status(b, 200, "bare server");
     load.address = daemon.address();
-    json d = run_load(load, dir);
+    json d = run_load(load);
     expect_status(d, 200, "admission reviews");
     base_rps.push_back(b["rps"]);
     dg_rps.push_back(d["rps"]);
@@ -491,7 +505,7 @@ json admission_path(const Settings& s, const std::string& work) {
                       {"ratio", d["rps"].get<double>() / b["rps"].get<double>()},
                       {"load_average", load_average()}});
   }
-  bare.stop(SIGTERM);
+  bare.stop(SIGTERM, std::chrono::seconds(30));
   return {{"connections", s.read_connections},
           {"request", "POST /v1/admission/staging, a Deployment of 5 approved images (2 init)"},
           {"baseline", "bare Boost.Beast server, fixed JSON body, same threads"},
@@ -563,11 +577,11 @@ json write_path(const Settings& s, const std::string& work, int sync_delay_us = 
   std::vector<double> base_rps, dg_rps, dg_p50, dg_p99;
   for (int r = 0; r < s.rounds; ++r) {
     json b = parse_output(
-        run_process({DG_BENCH_SQLITE, "--dir", dir, "--seconds", std::to_string(s.duration)}, dir,
-                    static_cast<int>(s.duration) + 120),
+        test::run_process({DG_BENCH_SQLITE, "--dir", dir, "--seconds", std::to_string(s.duration)},
+                          {}, "", static_cast<int>(s.duration) + 120),
         "dg_bench_sqlite");
     std::int64_t before = daemon.entries();
-    json d = run_load(load, dir);
+    json d = run_load(load);
     std::int64_t after = daemon.entries();
     expect_status(d, 200, "approved promotions");
     // Every 200 counted must be a ledgered entry.
@@ -641,14 +655,14 @@ json record_path(const Settings& s, const std::string& work) {
             "/v1/validations",
             "",
             bodies_file};
-  json d = run_load(load, dir);
+  json d = run_load(load);
   expect_status(d, 201, "validations");
   // The recorded evidence is what it claims: a recorded digest is approved under the strict
   // policy, which verifies both signatures.
   expect_approved(daemon, promotion_body(digest_of("bench-record-0"), true));
-  json b = parse_output(run_process({DG_BENCH_VERIFY, "--bodies-file", bodies_file, "--public-key",
-                                     dir + "/signer.pub"},
-                                    dir, 600),
+  json b = parse_output(test::run_process({DG_BENCH_VERIFY, "--bodies-file", bodies_file,
+                                           "--public-key", dir + "/signer.pub"},
+                                          {}, "", 600),
                         "dg_bench_verify");
   double ratio = d["rps"].get<double>() / b["records_per_second"].get<double>();
   say("  digestgated " + std::to_string(d["rps"].get<double>()) + " records/s; OpenSSL " +
@@ -692,10 +706,11 @@ json ledger_sizes(const Settings& s, const std::string& work) {
     dirs.push_back(dir);
     json item = {{"entries", n}};
     auto daemon = std::make_unique<Daemon>(dir, bench_policy(signer.key.public_key_pem()));
-    json fill = parse_output(run_process({DG_BENCH_FILL, "--state-dir", daemon->state_dir(),
-                                          "--entries", std::to_string(n), "--origin", k_origin},
-                                         dir, 4 * 3600),
-                             "dg_bench_fill");
+    json fill =
+        parse_output(test::run_process({DG_BENCH_FILL, "--state-dir", daemon->state_dir(),
+                                        "--entries", std::to_string(n), "--origin", k_origin},
+                                       {}, "", 4 * 3600),
+                     "dg_bench_fill");
     item["fill"] = fill;
     say("  " + std::to_string(fill["append_rate"].get<double>()) + " entries/s, " +
         std::to_string(fill["db_bytes"].get<std::int64_t>() / (1024 * 1024)) + " MiB");
@@ -703,23 +718,28 @@ json ledger_sizes(const Settings& s, const std::string& work) {
     if (n == largest) {
       say("  digestgate ledger verify vs SHA-256 over the file");
       std::string db = daemon->db_path();
-      json sha1 = parse_output(run_process({DG_BENCH_SHA256, db}, dir, 3600), "dg_bench_sha256");
-      auto v = run_process({DG_BENCH_CLI, "ledger", "verify", "--db", db, "--json"}, dir, 4 * 3600);
+      json sha1 =
+          parse_output(test::run_process({DG_BENCH_SHA256, db}, {}, "", 3600), "dg_bench_sha256");
+      const auto verify_started = Clock::now();
+      auto v = test::run_process({DG_BENCH_CLI, "ledger", "verify", "--db", db, "--json"}, {}, "",
+                                 4 * 3600);
+      const double verify_seconds = seconds_since(verify_started);
       json report = parse_output(v, "digestgate ledger verify");
       if (!report.value("ok", false)) {
         throw std::runtime_error("the filled ledger does not verify: " + v.out);
       }
-      json sha2 = parse_output(run_process({DG_BENCH_SHA256, db}, dir, 3600), "dg_bench_sha256");
+      json sha2 =
+          parse_output(test::run_process({DG_BENCH_SHA256, db}, {}, "", 3600), "dg_bench_sha256");
       double bytes = static_cast<double>(file_size(db));
       // The faster of two SHA-256 runs, one before and one after the verification (the file is
       // then in the page cache for all three).
       double sha_rate =
           std::max(sha1["bytes_per_second"].get<double>(), sha2["bytes_per_second"].get<double>());
-      double verify_rate = bytes / v.seconds;
+      double verify_rate = bytes / verify_seconds;
       verify = {{"entries", report["entries"]},
                 {"checkpoints", report["checkpoints"]},
                 {"bytes", bytes},
-                {"verify_seconds", v.seconds},
+                {"verify_seconds", verify_seconds},
                 {"verify_bytes_per_second", verify_rate},
                 {"sha256_bytes_per_second", sha_rate},
                 {"sha256_runs", {sha1, sha2}},
@@ -773,7 +793,7 @@ json ledger_sizes(const Settings& s, const std::string& work) {
       Served& srv = served[n];
       Load load{srv.daemon->address(), s.read_connections, s.duration, s.warmup, "POST",
                 "/v1/promotions",      srv.body_file,      ""};
-      json d = run_load(load, srv.dir);
+      json d = run_load(load);
       expect_status(d, 200, "dry-run promotions");
       p50[n].push_back(d["latency"]["p50_ms"]);
       p99[n].push_back(d["latency"]["p99_ms"]);
@@ -948,7 +968,7 @@ void print_table(const json& report) {
 }
 
 int run(const Settings& s) {
-  TempDir work(s.dir, s.keep);
+  test::TempDir work("digestgate-bench", s.dir, s.keep);
   json report;
   report["mode"] = s.quick ? "quick" : "full";
   report["started_at"] = format_rfc3339(now_ns());

@@ -173,57 +173,60 @@ int init_command(const std::vector<std::string>& args) {
   return init(a);
 }
 
-int serve(const std::string& config_path) {
-  auto config = load_config(config_path);
-  if (!config) {
-    std::cerr << "digestgated: " << config.error().message << "\n";
-    return 2;
-  }
-  std::string key_path = config->key_path();
+// The checkpoint signing key of `config`, refused unless only its owner may read it; nullptr
+// (with the reason on stderr) when it is absent, open to others or unreadable.
+std::shared_ptr<const Ed25519PrivateKey> load_checkpoint_key(const Config& config) {
+  std::string key_path = config.key_path();
   struct stat st {};
   if (::stat(key_path.c_str(), &st) != 0) {
     std::cerr << "digestgated: no checkpoint key at " << key_path
-              << " (run `digestgated init --state-dir " << config->state_dir << "` first)\n";
-    return 1;
+              << " (run `digestgated init --state-dir " << config.state_dir << "` first)\n";
+    return nullptr;
   }
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
     std::cerr << "digestgated: the checkpoint key " << key_path << " has mode " << mode
               << "; it must be readable by its owner only (chmod 600 " << key_path << ")\n";
-    return 1;
+    return nullptr;
   }
   auto pem = read_file(key_path);
   if (!pem) {
     std::cerr << "digestgated: " << pem.error().message << "\n";
-    return 1;
+    return nullptr;
   }
   auto key = Ed25519PrivateKey::from_pem(*pem);
   if (!key) {
     std::cerr << "digestgated: " << key_path << ": " << key.error().message << "\n";
-    return 1;
+    return nullptr;
   }
+  return std::make_shared<const Ed25519PrivateKey>(std::move(*key));
+}
 
-  Metrics metrics;
+// Opens (and checks) the ledger of `config`, signing its checkpoints with `key`; commits are
+// counted in `metrics`, which must outlive the ledger.
+Result<std::unique_ptr<ledger::Ledger>>
+open_ledger(const Config& config, std::shared_ptr<const Ed25519PrivateKey> key, Metrics& metrics) {
   ledger::Options options;
-  options.database = config->ledger_path();
-  options.password_file = config->ledger.password_file;
-  options.origin = config->origin;
-  options.key = std::make_shared<const Ed25519PrivateKey>(std::move(*key));
-  options.witness_path = config->witness_path();
+  options.database = config.ledger_path();
+  options.password_file = config.ledger.password_file;
+  options.origin = config.origin;
+  options.key = std::move(key);
+  options.witness_path = config.witness_path();
   options.on_commit = [&metrics](std::size_t batch, double seconds) {
     metrics.commit(batch, seconds);
   };
   options.on_callback_error = [](const std::string& problem) {
     log("error", "a ledger completion failed; the entry is durable", {{"problem", problem}});
   };
-  auto opened = ledger::Ledger::open(options);
-  if (!opened) {
-    std::cerr << "digestgated: " << opened.error().message << "\n";
-    return 1;
-  }
-  auto integrity = (*opened)->integrity();
-  auto checked = (*opened)->start_report();
+  return ledger::Ledger::open(options);
+}
+
+// Logs what the start-up check of `ledger` found: how long it took, what it had to recompute,
+// and a failed integrity check.
+void log_start_check(const ledger::Ledger& ledger) {
+  auto integrity = ledger.integrity();
+  auto checked = ledger.start_report();
   log("info", "ledger checked",
       {{"entries", checked.entries},
        {"seconds", checked.seconds},
@@ -240,25 +243,22 @@ int serve(const std::string& config_path) {
     log("error", "ledger integrity check failed: refusing every promotion until an operator acts",
         {{"problem", integrity.message}, {"first_bad_seq", integrity.first_bad_seq}});
   }
-  Service service(*config, std::move(*opened), metrics);
-  if (auto loaded = service.load_policy(); !loaded) {
-    if (integrity.ok) {
-      std::cerr << "digestgated: " << loaded.error().message << "\n";
-      return 1;
-    }
-    log("error", "policy not loaded", {{"error", loaded.error().message}});
-  }
-  HttpServer server(service, *config, metrics);
+}
+
+// Listens, writes the listen-address file and serves `service` until a stop signal has drained
+// it. Returns the process's exit code.
+int listen_and_serve(Service& service, const Config& config, Metrics& metrics) {
+  HttpServer server(service, config, metrics);
   auto bound = server.listen();
   if (!bound) {
     std::cerr << "digestgated: " << bound.error().message << "\n";
     return 1;
   }
-  if (auto w = write_file_atomic(config->listen_address_path(), *bound + "\n", 0644); !w) {
+  if (auto w = write_file_atomic(config.listen_address_path(), *bound + "\n", 0644); !w) {
     std::cerr << "digestgated: " << w.error().message << "\n";
     return 1;
   }
-  std::string scheme = config->tls ? "https" : "http";
+  std::string scheme = config.tls ? "https" : "http";
   int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   server.run(
       threads,
@@ -266,14 +266,14 @@ int serve(const std::string& config_path) {
         log("info", "serving",
             {{"url", scheme + "://" + *bound},
              {"entries", service.ledger().size()},
-             {"origin", config->origin},
+             {"origin", config.origin},
              {"ready", service.ready()}});
         notify_systemd("READY=1\nSTATUS=serving on " + *bound);
       },
       [&] {
         auto r = service.load_policy();
         if (r) {
-          log("info", "policy reloaded", {{"path", config->policy_path}});
+          log("info", "policy reloaded", {{"path", config.policy_path}});
         } else {
           log("error", "policy reload failed; the previous policy stays in force",
               {{"error", r.error().message}});
@@ -283,6 +283,38 @@ int serve(const std::string& config_path) {
         notify_systemd("STOPPING=1");
         service.set_stopping();
       });
+  return 0;
+}
+
+int serve(const std::string& config_path) {
+  auto config = load_config(config_path);
+  if (!config) {
+    std::cerr << "digestgated: " << config.error().message << "\n";
+    return 2;
+  }
+  auto key = load_checkpoint_key(*config);
+  if (!key) {
+    return 1;
+  }
+  Metrics metrics;
+  auto opened = open_ledger(*config, std::move(key), metrics);
+  if (!opened) {
+    std::cerr << "digestgated: " << opened.error().message << "\n";
+    return 1;
+  }
+  log_start_check(**opened);
+  const bool intact = (*opened)->integrity().ok;
+  Service service(*config, std::move(*opened), metrics);
+  if (auto loaded = service.load_policy(); !loaded) {
+    if (intact) {
+      std::cerr << "digestgated: " << loaded.error().message << "\n";
+      return 1;
+    }
+    log("error", "policy not loaded", {{"error", loaded.error().message}});
+  }
+  if (int code = listen_and_serve(service, *config, metrics); code != 0) {
+    return code;
+  }
   service.ledger().close();
   log("info", "stopped", {{"entries", service.ledger().size()}});
   return 0;

@@ -12,6 +12,7 @@
 
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/sigstore_pki.hpp"
 #include "tests/support/tempdir.hpp"
 #include "util/crypto.hpp"
 
@@ -627,26 +628,40 @@ json write_path(const Settings& s, const std::string& work, int sync_delay_us = 
   return out;
 }
 
-json record_path(const Settings& s, const std::string& work) {
-  say("record path: validations with signed evidence vs bare OpenSSL verifications");
-  std::string dir = work + "/record";
-  Signer signer;
-  Daemon daemon(dir, bench_policy(signer.key.public_key_pem()));
-  write_text(dir + "/signer.pub", signer.key.public_key_pem());
-  daemon.start();
-
-  std::string bodies_file = dir + "/records.jsonl";
-  {
-    auto t0 = Clock::now();
-    std::ofstream out(bodies_file);
-    TimeNs now = now_ns();
-    for (std::size_t i = 0; i < s.record_bodies; ++i) {
-      std::string digest = digest_of("bench-record-" + std::to_string(i));
-      out << complete_evidence(signer.key, digest, k_repository, now).dump() << "\n";
+// Records of distinct digests, one a line, each complete signed evidence; with `pki`, each also
+// carries one keyless bundle over a cosign payload naming its digest.
+void write_records(const Settings& s,
+                   const Signer& signer,
+                   const test::SigstorePki* pki,
+                   const std::string& prefix,
+                   const std::string& file) {
+  auto t0 = Clock::now();
+  std::ofstream out(file);
+  TimeNs now = now_ns();
+  for (std::size_t i = 0; i < s.record_bodies; ++i) {
+    std::string digest = digest_of(prefix + std::to_string(i));
+    json record = complete_evidence(signer.key, digest, k_repository, now);
+    if (pki != nullptr) {
+      const std::string payload = test::SigstorePki::cosign_payload(k_repository, digest);
+      record["bundles"] = json::array(
+          {{{"bundle", pki->bundle(payload, {})}, {"payload", base64_encode(payload)}}});
     }
-    say("  signed " + std::to_string(s.record_bodies) + " records in " +
-        std::to_string(seconds_since(t0)) + " s");
+    out << record.dump() << "\n";
   }
+  say("  made " + std::to_string(s.record_bodies) + " records" +
+      (pki != nullptr ? " with a keyless bundle each" : "") + " in " +
+      std::to_string(seconds_since(t0)) + " s");
+}
+
+// POST /v1/validations of every line of `bodies_file` to a fresh digestgated under `policy`.
+json record_load(const Settings& s,
+                 const std::string& dir,
+                 const json& policy,
+                 const std::string& bodies_file,
+                 const std::string& check_digest,
+                 bool check_bundle) {
+  Daemon daemon(dir, policy);
+  daemon.start();
   Load load{daemon.address(),
             s.record_connections,
             s.duration * 3,
@@ -658,16 +673,54 @@ json record_path(const Settings& s, const std::string& work) {
   json d = run_load(load);
   expect_status(d, 201, "validations");
   // The recorded evidence is what it claims: a recorded digest is approved under the strict
-  // policy, which verifies both signatures.
-  expect_approved(daemon, promotion_body(digest_of("bench-record-0"), true));
+  // policy, which verifies both signatures; a recorded bundle verifies under the trust root.
+  expect_approved(daemon, promotion_body(check_digest, true));
+  if (check_bundle) {
+    json status = daemon.request("GET", "/v1/digests/" + check_digest).json();
+    if (!status["bundles"].is_array() || status["bundles"].size() != 1 ||
+        status["bundles"][0].value("verified", false) != true) {
+      throw std::runtime_error("the recorded bundle does not verify: " + status.dump());
+    }
+  }
+  return d;
+}
+
+json record_path(const Settings& s, const std::string& work) {
+  say("record path: validations with signed evidence, with and without a keyless bundle, vs bare "
+      "OpenSSL verifications");
+  std::string dir = work + "/record";
+  ::mkdir(dir.c_str(), 0700);
+  Signer signer;
+  const test::SigstorePki pki;
+  write_text(dir + "/signer.pub", signer.key.public_key_pem());
+  write_text(dir + "/trusted_root.json", pki.trusted_root().dump());
+  json policy = bench_policy(signer.key.public_key_pem());
+  policy["trusted_roots"] = {{"bench", {{"file", dir + "/trusted_root.json"}}}};
+
+  std::string bodies_file = dir + "/records.jsonl";
+  std::string bundle_bodies_file = dir + "/records-bundle.jsonl";
+  write_records(s, signer, nullptr, "bench-record-", bodies_file);
+  write_records(s, signer, &pki, "bench-record-bundle-", bundle_bodies_file);
+  json d = record_load(s, dir + "/plain", policy, bodies_file, digest_of("bench-record-0"), false);
+  json db = record_load(s, dir + "/bundle", policy, bundle_bodies_file,
+                        digest_of("bench-record-bundle-0"), true);
   json b = parse_output(test::run_process({DG_BENCH_VERIFY, "--bodies-file", bodies_file,
                                            "--public-key", dir + "/signer.pub"},
                                           {}, "", 600),
                         "dg_bench_verify");
+  json sig =
+      parse_output(test::run_process({DG_BENCH_SIGSTORE, "--bundles", s.quick ? "100" : "300",
+                                      "--rounds", s.quick ? "3" : "5"},
+                                     {}, "", 600),
+                   "dg_bench_sigstore");
   double ratio = d["rps"].get<double>() / b["records_per_second"].get<double>();
-  say("  digestgated " + std::to_string(d["rps"].get<double>()) + " records/s; OpenSSL " +
+  say("  digestgated " + std::to_string(d["rps"].get<double>()) + " records/s, with a bundle " +
+      std::to_string(db["rps"].get<double>()) + " records/s; OpenSSL " +
       std::to_string(b["records_per_second"].get<double>()) + " records/s (" +
       std::to_string(b["verifications_per_second"].get<double>()) + " verifications/s)");
+  say("  one bundle: verified in " + std::to_string(sig["verify_us_per_bundle"].get<double>()) +
+      " us, bare OpenSSL " + std::to_string(sig["baseline_us_per_bundle"].get<double>()) +
+      " us (ratio " + std::to_string(sig["ratio"].get<double>()) + ")");
   return json{{"connections", s.record_connections},
               {"request", "POST /v1/validations, a distinct digest each, complete signed evidence"},
               {"baseline", "bare OpenSSL EVP_DigestVerify of the same records' signatures (2 per "
@@ -678,7 +731,13 @@ json record_path(const Settings& s, const std::string& work) {
               {"ratio", ratio},
               {"digestgate_p50_ms", d["latency"]["p50_ms"]},
               {"digestgate_p99_ms", d["latency"]["p99_ms"]},
+              {"with_bundle_rps", db["rps"]},
+              {"with_bundle_p50_ms", db["latency"]["p50_ms"]},
+              {"with_bundle_p99_ms", db["latency"]["p99_ms"]},
+              {"with_bundle_ratio", db["rps"].get<double>() / d["rps"].get<double>()},
+              {"sigstore", sig},
               {"digestgate", d},
+              {"digestgate_with_bundle", db},
               {"baseline_run", b},
               {"load_average", load_average()}};
 }
@@ -919,6 +978,16 @@ void print_table(const json& report) {
         fixed(r["digestgate_rps"], 0) + "/s p99 " + fixed(r["digestgate_p99_ms"], 1) + " ms",
         fixed(r["baseline_records_per_second"], 0) + "/s (2 OpenSSL verifies)",
         fixed(r["ratio"], 2), "report", "-");
+    if (r.contains("with_bundle_rps")) {
+      row("record: + 1 bundle",
+          fixed(r["with_bundle_rps"], 0) + "/s p99 " + fixed(r["with_bundle_p99_ms"], 1) + " ms",
+          fixed(r["digestgate_rps"], 0) + "/s without", fixed(r["with_bundle_ratio"], 2), "report",
+          "-");
+      const json& g = r["sigstore"];
+      row("sigstore: 1 bundle", fixed(g["verify_us_per_bundle"], 0) + " us verify_bundle",
+          fixed(g["baseline_us_per_bundle"], 0) + " us chain + 4 EVP verifies",
+          fixed(g["ratio"], 2), "report", "-");
+    }
   }
   if (report.contains("ledger")) {
     const json& v = report["ledger"]["verify"];

@@ -330,6 +330,8 @@ Result<void> verify_embedded_sct(X509* leaf, const TrustedRoot& root) {
   const std::string issuer_key_hash(key_hash.begin(), key_hash.end());
   const std::string tbs = precert_tbs(leaf);
   bool known_log = false;
+  bool log_valid = false;
+  Seconds expired_at = 0;
   for (int i = 0; i < sk_SCT_num(scts.get()); ++i) {
     const SCT* sct = sk_SCT_value(scts.get(), i);
     unsigned char* id = nullptr;
@@ -340,9 +342,14 @@ Result<void> verify_embedded_sct(X509* leaf, const TrustedRoot& root) {
         continue;
       }
       known_log = true;
-      if (SCT_get_version(sct) != SCT_VERSION_V1 || !log.valid.contains(when)) {
+      if (SCT_get_version(sct) != SCT_VERSION_V1) {
         continue;
       }
+      if (!log.valid.contains(when)) {
+        expired_at = when;
+        continue;
+      }
+      log_valid = true;
       unsigned char* sig = nullptr;
       const std::size_t sig_len = SCT_get0_signature(sct, &sig);
       const std::string data = sct_signed_data(sct, issuer_key_hash, tbs);
@@ -353,8 +360,14 @@ Result<void> verify_embedded_sct(X509* leaf, const TrustedRoot& root) {
       }
     }
   }
-  return fail(known_log ? "the embedded SCT does not verify under its CT log of the trust root"
-                        : "the embedded SCT is from no CT log of the trust root");
+  if (!known_log) {
+    return fail("the embedded SCT is from no CT log of the trust root");
+  }
+  if (!log_valid) {
+    return fail("the embedded SCT's CT log key was not valid at the SCT's time, " +
+                format_time(expired_at));
+  }
+  return fail("the embedded SCT does not verify under its CT log of the trust root");
 }
 
 Result<Seconds>

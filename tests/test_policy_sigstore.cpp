@@ -153,6 +153,31 @@ TEST_CASE("Each broken check fails with its own check and message") {
        "the embedded SCT does not verify under its CT log"},
       {"signature by another key", with([](auto& o) { o.bad_signature = true; }), "signature",
        "the message signature does not verify over the artifact"},
+      {"entry logs another certificate, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.other_certificate_in_body = true;
+       }),
+       "log-entry-body", "the log entry holds another certificate than the bundle's"},
+      {"entry logs another artifact digest, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.other_digest_in_body = true;
+       }),
+       "log-entry-body", "the log entry's artifact digest is not the bundle's message digest"},
+      {"entry logs another certificate, with a SET",
+       with([](auto& o) { o.other_certificate_in_body = true; }), "signing-time",
+       "no verified signing time: log entry 0: the log entry holds another certificate"},
+      {"checkpoint of another tree, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.other_tree_checkpoint = true;
+       }),
+       "transparency-log", "the signed checkpoint is for another tree than the inclusion proof's"},
+      {"no embedded SCT", with([](auto& o) { o.no_sct = true; }), "sct",
+       "the signing certificate has no embedded SCT"},
+      {"SCT from an unknown CT log", with([](auto& o) { o.unknown_ct_log = true; }), "sct",
+       "the embedded SCT is from no CT log of the trust root"},
   };
   for (const Case& c : cases) {
     CAPTURE(std::string(c.name));
@@ -163,6 +188,94 @@ TEST_CASE("Each broken check fails with its own check and message") {
     CHECK(out.error.find(c.message) != std::string::npos);
     CHECK(out.v.identity.subject == dg::test::k_sigstore_subject);
   }
+}
+
+TEST_CASE("A DSSE bundle's own failures give their own messages") {
+  const std::string image = "sha256:" + dg::to_hex(dg::sha256("an image"));
+  auto artifact = ss::artifact_from_digest(image);
+  REQUIRE(artifact.ok());
+  SigstorePki::Options options;
+  options.dsse = true;
+  SUBCASE("signature by another key") {
+    options.bad_signature = true;
+    const Outcome out =
+        run(pki().bundle(SigstorePki::statement(image), options), pki().trusted_root(), *artifact);
+    CHECK(out.check == "signature");
+    CHECK(out.error == "the DSSE envelope's signature does not verify under the certificate's key");
+  }
+  SUBCASE("the entry logs another payload hash") {
+    options.set = false;
+    options.tsa = true;
+    options.other_digest_in_body = true;
+    const Outcome out =
+        run(pki().bundle(SigstorePki::statement(image), options), pki().trusted_root(), *artifact);
+    CHECK(out.check == "log-entry-body");
+    CHECK(out.error == "log entry 0: the log entry's payload hash is not the DSSE payload's");
+  }
+  SUBCASE("a payload that is not an in-toto statement") {
+    const Outcome out =
+        run(pki().bundle("not a statement", options), pki().trusted_root(), *artifact);
+    CHECK(out.check == "artifact");
+    CHECK(out.error == "the DSSE payload is not an in-toto statement with subjects");
+  }
+}
+
+TEST_CASE("Authorities and logs outside their validity at the signing time give their own "
+          "messages") {
+  const json bundle = pki().bundle(k_artifact, {});
+  json root = pki().trusted_root();
+  const std::string later = "2026-06-01T00:00:00Z"; // after the signing time
+  SUBCASE("the certificate authority") {
+    root["certificateAuthorities"][0]["validFor"]["start"] = later;
+    const Outcome out = run(bundle, root, bytes_of(k_artifact));
+    CHECK(out.check == "certificate");
+    CHECK(out.error.starts_with("no certificate authority of the trust root is valid at "));
+  }
+  SUBCASE("the transparency log's key") {
+    root["tlogs"][0]["publicKey"]["validFor"]["start"] = later;
+    const Outcome out = run(bundle, root, bytes_of(k_artifact));
+    CHECK(out.check == "signing-time");
+    CHECK(out.error.find("the transparency log's key was not valid at the entry's integrated "
+                         "time") != std::string::npos);
+  }
+  SUBCASE("the CT log's key") {
+    root["ctlogs"][0]["publicKey"]["validFor"]["start"] = later;
+    const Outcome out = run(bundle, root, bytes_of(k_artifact));
+    CHECK(out.check == "sct");
+    CHECK(out.error.starts_with("the embedded SCT's CT log key was not valid at the SCT's time"));
+  }
+  SUBCASE("the timestamp authority") {
+    SigstorePki::Options options;
+    options.set = false;
+    options.tsa = true;
+    root["timestampAuthorities"][0]["validFor"]["start"] = later;
+    const Outcome out = run(pki().bundle(k_artifact, options), root, bytes_of(k_artifact));
+    CHECK(out.check == "signing-time");
+    CHECK(out.error.find("no timestamp authority of the trust root is valid at") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("A Rekor v2 entry fails closed with its own message") {
+  json bundle = pki().bundle(k_artifact, {});
+  bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"] = "0.0.2";
+  const Outcome out = run(bundle, pki().trusted_root(), bytes_of(k_artifact));
+  CHECK(out.check == "signing-time");
+  CHECK(out.error == "no verified signing time: log entry 0: Rekor v2 entries (hashedrekord "
+                     "0.0.2) are not supported yet");
+}
+
+TEST_CASE("An identity matches on the exact issuer and the subject glob only") {
+  const Outcome out = message({});
+  REQUIRE(out.verified);
+  const std::string issuer = dg::test::k_sigstore_issuer;
+  CHECK(ss::identity_matches({"", issuer, "https://github.com/acme/*"}, out.v.identity));
+  CHECK_FALSE(ss::identity_matches({"", issuer, "https://github.com/other/*"}, out.v.identity));
+  CHECK_FALSE(
+      ss::identity_matches({"", issuer + "/", "https://github.com/acme/*"}, out.v.identity));
+  CHECK_FALSE(ss::identity_matches({"", "https://accounts.google.com", "*"}, out.v.identity));
+  ss::CertificateIdentity none;
+  CHECK_FALSE(ss::identity_matches({"", "", "*"}, none));
 }
 
 TEST_CASE("A message digest that is not the artifact's fails the artifact check") {

@@ -279,6 +279,9 @@ struct SigstorePki::State {
     add_utf8_ext(x, "1.3.6.1.4.1.57264.1.8", o.issuer);
     add_utf8_ext(x, "1.3.6.1.4.1.57264.1.12", "https://github.com/acme/app");
     sign_cert(x, ca.key.get());
+    if (o.no_sct) {
+      return cert;
+    }
     // The SCT signs the TBS certificate as it is now, before the SCT list is added (RFC 6962 3.2).
     unsigned char* tbs_der = nullptr;
     const int tbs_len = i2d_re_X509_tbs(x, &tbs_der);
@@ -299,8 +302,8 @@ struct SigstorePki::State {
     put_be(data, tbs.size(), 3);
     data += tbs;
     put_be(data, 0, 2);
-    const std::string sig = sign(o.bad_sct ? other.get() : ct.get(), data);
-    const std::string id = log_id(ct.get());
+    const std::string sig = sign(o.bad_sct || o.unknown_ct_log ? other.get() : ct.get(), data);
+    const std::string id = log_id(o.unknown_ct_log ? other.get() : ct.get());
     SCT* sct = SCT_new();
     SCT_set_version(sct, SCT_VERSION_V1);
     SCT_set_log_entry_type(sct, CT_LOG_ENTRY_TYPE_PRECERT);
@@ -351,23 +354,30 @@ json SigstorePki::bundle(std::string_view content, const Options& o) const {
   const std::string signature = sign(o.bad_signature ? s.other.get() : key.get(), signed_bytes);
   const std::string logged_signature =
       o.other_body ? sign(key.get(), std::string(signed_bytes) + "x") : signature;
+  std::string logged_pem = pem;
+  if (o.other_certificate_in_body) {
+    Key other_key = new_key();
+    logged_pem = pem_of(s.leaf(other_key.get(), o).get());
+  }
+  const std::string logged_hash =
+      to_hex(sha256(o.other_digest_in_body ? std::string(content) + "x" : std::string(content)));
 
   json body;
   if (o.dsse) {
     body = {{"apiVersion", "0.0.1"},
             {"kind", "dsse"},
             {"spec",
-             {{"payloadHash", {{"algorithm", "sha256"}, {"value", to_hex(sha256(content))}}},
+             {{"payloadHash", {{"algorithm", "sha256"}, {"value", logged_hash}}},
               {"signatures", json::array({{{"signature", base64_encode(logged_signature)},
-                                           {"verifier", base64_encode(pem)}}})}}}};
+                                           {"verifier", base64_encode(logged_pem)}}})}}}};
   } else {
     body = {{"apiVersion", "0.0.1"},
             {"kind", "hashedrekord"},
             {"spec",
-             {{"data", {{"hash", {{"algorithm", "sha256"}, {"value", to_hex(sha256(content))}}}}},
+             {{"data", {{"hash", {{"algorithm", "sha256"}, {"value", logged_hash}}}}},
               {"signature",
                {{"content", base64_encode(logged_signature)},
-                {"publicKey", {{"content", base64_encode(pem)}}}}}}}};
+                {"publicKey", {{"content", base64_encode(logged_pem)}}}}}}}};
   }
   const std::string body_text = body.dump();
   const std::int64_t integrated = o.expired_at_signing ? k_t + 3600 : k_t;
@@ -381,7 +391,9 @@ json SigstorePki::bundle(std::string_view content, const Options& o) const {
     proof_hash[0] ^= 1;
   }
   const Hash root = rfc6962::node_hash(sibling, rfc6962::leaf_hash(body_text));
-  const std::string note = "rekor.test - 42\n2\n" + base64_encode(raw(root)) + "\n";
+  const std::string note = std::string("rekor.test - 42\n") +
+                           (o.other_tree_checkpoint ? "3\n" : "2\n") + base64_encode(raw(root)) +
+                           "\n";
   EVP_PKEY* note_key = o.bad_checkpoint ? s.other.get() : s.log.get();
   const std::string note_sig = key_hash_prefix(s.log.get()) + sign(note_key, note);
   const std::string checkpoint =

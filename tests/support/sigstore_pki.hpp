@@ -36,6 +36,11 @@ public:
     bool bad_sct = false;            // the SCT is signed by another key
     bool bad_signature = false;      // the signature (logged as it is) is by another key
     bool bad_tsa = false;            // the timestamp is from a TSA outside the trust root
+    bool other_certificate_in_body = false; // the log entry logs another certificate
+    bool other_digest_in_body = false;      // the log entry logs another artifact or payload hash
+    bool other_tree_checkpoint = false;     // the checkpoint (signed by the log) is of another tree
+    bool no_sct = false;                    // the leaf has no embedded SCT
+    bool unknown_ct_log = false;            // the SCT is from a CT log the trust root does not list
   };
 
   SigstorePki();

@@ -78,7 +78,23 @@ int cmd_policy_what_if(Context& c, const Args& args) {
     c.err << "invalid policy " << path << ": " << parsed.error().message << '\n';
     return k_exit_refused;
   }
-  auto reply = send(c, "POST", "/v1/policy/what-if", json{{"policy", parsed->document}}.dump());
+  // The trust roots the policy names go with it, read here as the daemon reads them beside its
+  // policy: the daemon judges the proposed policy under these, not under files of its own.
+  json request = {{"policy", parsed->document}};
+  if (parsed->document.contains("trusted_roots")) {
+    json roots = json::object();
+    for (const auto& root : parsed->document["trusted_roots"]) {
+      const std::string file = root.at("file").get<std::string>();
+      auto root_text = read_file_beside(path, file);
+      if (!root_text) {
+        return usage_error(c,
+                           "cannot read the trust root " + file + ": " + root_text.error().message);
+      }
+      roots[file] = *root_text;
+    }
+    request["trusted_roots"] = roots;
+  }
+  auto reply = send(c, "POST", "/v1/policy/what-if", request.dump());
   if (!reply) {
     return report_transport(c, reply.error());
   }
@@ -113,7 +129,8 @@ std::vector<VerbSpec> policy_verbs() {
        .summary = "Show which current and recent digests a proposed policy would refuse",
        .description =
            "Evaluates the proposed policy against each environment's current digests and its\n"
-           "recent approvals (POST /v1/policy/what-if) without changing anything.\n",
+           "recent approvals (POST /v1/policy/what-if) without changing anything. The trust\n"
+           "roots the policy names (trusted_roots) are read beside it and sent with it.\n",
        .handler = cmd_policy_what_if},
   };
 }

@@ -3,6 +3,7 @@
 #include "policy/reference.hpp"
 #include "util/fields.hpp"
 
+#include <map>
 #include <set>
 
 namespace dg::daemon {
@@ -157,6 +158,17 @@ Result<RevocationRequest> read_revocation_request(const json& body) {
 Result<WhatIfRequest> read_what_if_request(const json& body) {
   std::optional<policy::Policy> proposed;
   DG_TRY(read_strictly(body, [&](FieldReader& r) -> Result<void> {
+    // The trust roots the proposed policy names, by the file name it gives them: the daemon
+    // reads no file a request names.
+    std::map<std::string, std::string> roots;
+    DG_TRY(r.optional_object("trusted_roots", [&](FieldReader& files) -> Result<void> {
+      for (const auto& file : files.keys()) {
+        std::string text;
+        DG_ASSIGN(text, files.string(file));
+        roots.emplace(file, std::move(text));
+      }
+      return {};
+    }));
     const json* doc = r.raw("policy");
     if (doc == nullptr) {
       return r.missing("policy", "the proposed policy document");
@@ -164,8 +176,17 @@ Result<WhatIfRequest> read_what_if_request(const json& body) {
     if (!doc->is_object()) {
       return r.error("policy", "must be an object (the proposed policy document)");
     }
+    auto load = [&](const std::string& file) -> Result<std::string> {
+      auto it = roots.find(file);
+      if (it == roots.end()) {
+        return make_error(Errc::invalid_argument, "the request carries no trust root for '" + file +
+                                                      "' (give its text in trusted_roots[\"" +
+                                                      file + "\"])");
+      }
+      return it->second;
+    };
     // The policy document is read strictly by the policy's own reader; its paths are under it.
-    auto parsed = policy::parse_policy(doc->dump());
+    auto parsed = policy::parse_policy(doc->dump(), load);
     if (!parsed) {
       return r.error("policy", parsed.error().message);
     }

@@ -51,7 +51,9 @@ struct RevocationRequest {
   std::string reason;
 };
 
-// POST /v1/policy/what-if: {"policy": <a policy document>}.
+// POST /v1/policy/what-if: {"policy": <a policy document>, "trusted_roots"?: {"<file>": "<text>"}}:
+// the trust roots the policy names are given by the request, under the file name the policy gives
+// each (the daemon reads no file a request names).
 struct WhatIfRequest {
   policy::Policy policy;
 };

@@ -49,25 +49,41 @@ Result<void> Service::load_policy() {
     return make_error(Errc::invalid_argument, "policy " + path + ": " + parsed.error().message);
   }
   auto pol = std::make_shared<const policy::Policy>(std::move(*parsed));
+  // The policy is ledgered with the digest of every trust root it names, so a trust root that
+  // changes under an unchanged policy file is ledgered too (docs/sigstore.md).
+  json body = {{"sha256", pol->sha256}, {"path", path}, {"policy", pol->document}};
+  json roots = json::object();
+  for (const auto& [name, trust] : pol->trusted_roots) {
+    roots[name] = {{"file", pol->document["trusted_roots"][name]["file"]},
+                   {"sha256", trust->sha256()}};
+  }
+  if (!roots.empty()) {
+    body["trusted_roots"] = roots;
+  }
   std::string newest;
+  json newest_roots;
   auto read = m_core->ledger->read([&](ledger::View& view) {
     auto e = view.latest_policy();
     if (e && e->body.is_object() && e->body.contains("sha256") && e->body["sha256"].is_string()) {
       newest = e->body["sha256"].get<std::string>();
+      newest_roots = e->body.value("trusted_roots", json());
     }
   });
   if (!read) {
     return read.error();
   }
-  if (newest != pol->sha256 && m_core->ledger->integrity().ok) {
-    auto appended = m_core->append(
-        ledger::Draft{ledger::k_policy, "digestgated",
-                      json{{"sha256", pol->sha256}, {"path", path}, {"policy", pol->document}}});
+  const bool changed = newest != pol->sha256 || newest_roots != body.value("trusted_roots", json());
+  if (changed && m_core->ledger->integrity().ok) {
+    auto appended = m_core->append(ledger::Draft{ledger::k_policy, "digestgated", body});
     if (!appended) {
       return make_error(appended.error().code,
                         "cannot ledger the policy: " + appended.error().message);
     }
-    log("info", "policy ledgered", {{"sha256", pol->sha256}, {"seq", appended->entry.seq}});
+    json fields = {{"sha256", pol->sha256}, {"seq", appended->entry.seq}};
+    if (!roots.empty()) {
+      fields["trusted_roots"] = roots;
+    }
+    log("info", "policy ledgered", fields);
   }
   m_core->set_policy(std::move(pol));
   return {};

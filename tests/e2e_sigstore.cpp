@@ -94,6 +94,54 @@ std::string codes(const json& decision) {
   return out;
 }
 
+// One broken part of a bundle, the check of the contract's list it fails, and the words of that
+// check's own message.
+struct Broken {
+  const char* name;
+  SigstorePki::Options options;
+  const char* check;
+  const char* message;
+};
+
+std::vector<Broken> broken_bundles() {
+  auto with = [](auto set) {
+    SigstorePki::Options o;
+    set(o);
+    return o;
+  };
+  return {
+      {"another CA", with([](auto& o) { o.other_ca = true; }), "certificate",
+       "does not chain to a certificate authority of the trust root"},
+      {"expired at signing", with([](auto& o) { o.expired_at_signing = true; }), "certificate",
+       "outside the signing certificate's validity period"},
+      {"no signing time", with([](auto& o) { o.set = false; }), "signing-time",
+       "no verified signing time"},
+      {"SET by another key", with([](auto& o) { o.bad_set = true; }), "signing-time",
+       "signed entry timestamp does not verify"},
+      {"bad inclusion proof", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.bad_proof = true;
+       }),
+       "transparency-log", "inclusion proof does not lead to its root hash"},
+      {"unknown log", with([](auto& o) {
+         o.tsa = true;
+         o.unknown_log = true;
+       }),
+       "transparency-log", "from no transparency log of the trust root"},
+      {"entry of another signature", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.other_body = true;
+       }),
+       "log-entry-body", "holds another signature than the bundle's"},
+      {"SCT by another key", with([](auto& o) { o.bad_sct = true; }), "sct",
+       "SCT does not verify under its CT log"},
+      {"signature by another key", with([](auto& o) { o.bad_signature = true; }), "signature",
+       "message signature does not verify"},
+  };
+}
+
 } // namespace
 
 TEST_SUITE_BEGIN("e2e Sigstore");
@@ -165,6 +213,58 @@ TEST_CASE("Keyless bundles satisfy require_signature and require_provenance by i
   }
 }
 
+TEST_CASE("Each broken part of a bundle refuses through the daemon naming its check") {
+  TempDir roots;
+  const std::string root_file = roots.path() + "/trusted_root.json";
+  write(root_file, pki().trusted_root().dump());
+  Daemon d(policy(root_file));
+  for (const Broken& b : broken_bundles()) {
+    CAPTURE(std::string(b.name));
+    const std::string digest = digest_of(std::string("broken: ") + b.name);
+    record(d, digest, json::array({message_item(digest, b.options)}));
+    const json decision = promote(d, digest, "signed");
+    REQUIRE(codes(decision) == "signature-invalid ");
+    const std::string message = decision["reasons"][0]["message"];
+    CAPTURE(message);
+    CHECK(message.find(std::string(b.check) + ": ") != std::string::npos);
+    CHECK(message.find(b.message) != std::string::npos);
+    const json status = d.http("GET", "/v1/digests/" + digest, "", dg::test::k_reader_token).json();
+    CHECK(status["bundles"][0]["verified"] == false);
+  }
+  // The same failures of a SLSA provenance bundle are provenance-invalid.
+  SigstorePki::Options bad;
+  bad.other_ca = true;
+  const std::string digest = digest_of("broken provenance");
+  record(d, digest, json::array({provenance_item(digest, bad)}));
+  const json decision = promote(d, digest, "built");
+  REQUIRE(codes(decision) == "provenance-invalid ");
+  CHECK(decision["reasons"][0]["message"].get<std::string>().find("certificate: ") !=
+        std::string::npos);
+}
+
+TEST_CASE("digestgate sigstore verify names the check each broken bundle fails") {
+  TempDir dir;
+  const std::string root_file = dir.path() + "/trusted_root.json";
+  const std::string payload_file = dir.path() + "/payload.json";
+  write(root_file, pki().trusted_root().dump());
+  const std::string payload = SigstorePki::cosign_payload(k_repo, digest_of("cli broken image"));
+  write(payload_file, payload);
+  for (const Broken& b : broken_bundles()) {
+    CAPTURE(std::string(b.name));
+    const std::string bundle_file = dir.path() + "/bundle.json";
+    write(bundle_file, pki().bundle(payload, b.options).dump());
+    const auto r =
+        dg::test::run_process({DG_CLI_PATH, "--json", "sigstore", "verify", "--bundle", bundle_file,
+                               "--trusted-root", root_file, "--payload", payload_file});
+    CHECK(r.exit_code == 1);
+    const json out = r.json();
+    CHECK(out["verified"] == false);
+    CHECK(out["check"] == b.check);
+    CHECK(out["error"].get<std::string>().find(b.message) != std::string::npos);
+    CHECK(out["identity"]["subject"] == dg::test::k_sigstore_subject);
+  }
+}
+
 TEST_CASE("A trust root that does not load stops the daemon, and a reload keeps the old one") {
   TempDir roots;
   const std::string root_file = roots.path() + "/trusted_root.json";
@@ -185,6 +285,98 @@ TEST_CASE("A trust root that does not load stops the daemon, and a reload keeps 
   CHECK(d.log().find("trusted_roots.test.file") != std::string::npos);
   decision = promote(d, digest, "signed");
   CHECK(decision.value("decision", "") == "approved");
+}
+
+TEST_CASE("policy what-if judges bundles under the trust roots the proposed policy names") {
+  TempDir roots;
+  const std::string root_file = roots.path() + "/trusted_root.json";
+  write(root_file, pki().trusted_root().dump());
+  Daemon d(policy(root_file));
+  const std::string digest = digest_of("what-if image");
+  record(d, digest, json::array({message_item(digest)}));
+  const json body = {{"reference", k_repo + "@" + digest}, {"environment", "signed"}};
+  const auto promoted = d.http("POST", "/v1/promotions", body.dump(), dg::test::k_promoter_token);
+  REQUIRE_MESSAGE(promoted.json().value("decision", "") == "approved", promoted.body);
+
+  // A proposed policy beside its own trust root, named relative to it.
+  TempDir proposal;
+  const std::string proposed = proposal.path() + "/policy.json";
+  auto what_if = [&](const json& root) {
+    write(proposal.path() + "/trusted_root.json", root.dump());
+    write(proposed, policy("trusted_root.json").dump());
+    return d.cli({"--json", "policy", "what-if", proposed}, dg::test::k_reader_token);
+  };
+  auto decision_of = [&](const dg::test::CliResult& r) {
+    const json out = r.json();
+    for (const auto& item : out["results"]) {
+      if (item["digest"] == digest && item["environment"] == "signed") {
+        return item;
+      }
+    }
+    return json();
+  };
+  SUBCASE("the same trust root: approved") {
+    const auto r = what_if(pki().trusted_root());
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(decision_of(r)["decision"] == "approved");
+  }
+  SUBCASE("another Sigstore's trust root: the bundle no longer verifies") {
+    const SigstorePki other;
+    const auto r = what_if(other.trusted_root());
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    const json item = decision_of(r);
+    CHECK(item["decision"] == "refused");
+    CHECK(item["reasons"][0]["code"] == "signature-invalid");
+    CHECK(item["reasons"][0]["message"].get<std::string>().find("certificate: ") !=
+          std::string::npos);
+  }
+  SUBCASE("a trust root file that does not load is the CLI's error") {
+    write(proposal.path() + "/trusted_root.json", "{}");
+    write(proposed, policy("trusted_root.json").dump());
+    const auto r = d.cli({"policy", "what-if", proposed}, dg::test::k_reader_token);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("trusted_roots.test.file") != std::string::npos);
+  }
+  SUBCASE("a request without the trust root's text is refused naming it") {
+    const json request = {{"policy", policy("trusted_root.json")}};
+    const auto r = d.http("POST", "/v1/policy/what-if", request.dump(), dg::test::k_reader_token);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("the request carries no trust root for 'trusted_root.json'") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("A trust root replaced under an unchanged policy file is ledgered on reload") {
+  TempDir roots;
+  const std::string root_file = roots.path() + "/trusted_root.json";
+  const std::string first = pki().trusted_root().dump();
+  write(root_file, first);
+  Daemon d(policy(root_file));
+  auto policy_entries = [&] {
+    return d.http("GET", "/v1/entries?kind=policy", "", dg::test::k_reader_token).json()["entries"];
+  };
+  REQUIRE(policy_entries().size() == 1);
+  const json ledgered = policy_entries()[0]["body"];
+  CHECK(ledgered["trusted_roots"]["test"]["file"] == root_file);
+  CHECK(ledgered["trusted_roots"]["test"]["sha256"] == dg::to_hex(dg::sha256(first)));
+
+  // A reload with nothing changed ledgers nothing.
+  d.reload();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(policy_entries().size() == 1);
+
+  const SigstorePki other;
+  const std::string second = other.trusted_root().dump();
+  write(root_file, second);
+  d.reload();
+  REQUIRE(dg::test::wait_until([&] { return policy_entries().size() == 2; }));
+  const json entry = policy_entries()[1]["body"];
+  CHECK(entry["sha256"] == ledgered["sha256"]);
+  CHECK(entry["trusted_roots"]["test"]["sha256"] == dg::to_hex(dg::sha256(second)));
+  // And the new trust root is in force: a bundle of the first Sigstore no longer verifies.
+  const std::string digest = digest_of("re-rooted image");
+  record(d, digest, json::array({message_item(digest)}));
+  CHECK(codes(promote(d, digest, "signed")) == "signature-invalid ");
 }
 
 TEST_CASE("digestgate sigstore verify checks a bundle offline and prints the identity") {

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -34,7 +35,7 @@ struct Connection {
   explicit Connection(asio::any_io_executor ex) : executor(std::move(ex)) {}
   asio::any_io_executor executor; // the connection's strand
   std::function<void()> cancel;   // set and run on the strand only
-  std::atomic<bool> busy{false};
+  bool busy = false; // a complete request header has been read and not yet answered; strand only
 };
 
 std::string new_request_id() {
@@ -84,6 +85,56 @@ Response error_response(int status, const std::string& code, const std::string& 
   r.body = nlohmann::json{{"error", code}, {"message", message}}.dump();
   return r;
 }
+
+// Runs the reloads SIGHUP asks for on a thread of its own, one at a time: a reload appends to the
+// ledger and waits for it, which no I/O thread may do. Requests made while one runs fold into one
+// more. stop() drops a reload not yet started; the destructor waits for one under way and joins
+// the thread, so no reload outlives the server (and the service it reloads).
+class Reloader {
+public:
+  explicit Reloader(std::function<void()> reload)
+      : m_reload(std::move(reload)), m_thread([this] { loop(); }) {}
+  ~Reloader() {
+    stop();
+    m_thread.join();
+  }
+  Reloader(const Reloader&) = delete;
+  Reloader& operator=(const Reloader&) = delete;
+
+  void request() {
+    std::lock_guard lock(m_mutex);
+    m_pending = true;
+    m_wake.notify_one();
+  }
+
+  void stop() {
+    std::lock_guard lock(m_mutex);
+    m_stopped = true;
+    m_wake.notify_one();
+  }
+
+private:
+  void loop() {
+    std::unique_lock lock(m_mutex);
+    while (true) {
+      m_wake.wait(lock, [this] { return m_pending || m_stopped; });
+      if (m_stopped) {
+        return;
+      }
+      m_pending = false;
+      lock.unlock();
+      m_reload();
+      lock.lock();
+    }
+  }
+
+  std::function<void()> m_reload;
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  bool m_pending = false;
+  bool m_stopped = false;
+  std::thread m_thread; // last: started once the members it uses exist
+};
 
 } // namespace
 
@@ -167,19 +218,138 @@ struct HttpServer::Impl {
     co_return std::move(*pending->response);
   }
 
+  // Writes a refusal of the request and no more: the connection closes after it.
+  template <class Stream>
+  awaitable<void> refuse(Stream& stream,
+                         unsigned version,
+                         int status,
+                         const std::string& code,
+                         const std::string& message,
+                         const std::string& request_id) {
+    auto res = make_response(version, false, error_response(status, code, message), request_id);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+    co_await http::async_write(stream, res, k_tuple);
+  }
+
+  std::string too_large() const {
+    return "the body exceeds " + std::to_string(config.limits.max_body_bytes) + " bytes";
+  }
+
+  struct Incoming {
+    http::request<http::string_body> message;
+    std::string id;
+  };
+
+  // Reads the next request of the connection: its header under the header timeout, then its body
+  // under the body limit. From a complete header on, the connection is `busy` and a drain lets it
+  // finish. Returns nullopt when the connection is to be closed, with any refusal (400, 413, 431)
+  // already written.
+  template <class Stream>
+  awaitable<std::optional<Incoming>>
+  read_request(Stream& stream, beast::flat_buffer& buffer, Connection& conn) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_after(std::chrono::milliseconds(config.limits.header_timeout_ms));
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(k_header_limit);
+    parser.body_limit(config.limits.max_body_bytes);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, k_tuple);
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        metrics.rejected("header-timeout");
+      } else if (ec == http::error::body_limit) {
+        // The parser compares Content-Length with the body limit as soon as the header is
+        // complete: refuse without reading the body.
+        metrics.rejected("body-too-large");
+        metrics.request("unknown", std::string(parser.get().method_string()), 413);
+        co_await refuse(stream, 11, 413, "body-too-large", too_large(), new_request_id());
+      } else if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+                 ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
+        metrics.rejected("bad-request");
+        co_await refuse(stream, 11, ec == http::error::header_limit ? 431 : 400, "bad-request",
+                        "malformed HTTP request: " + ec.message(), new_request_id());
+      }
+      co_return std::nullopt;
+    }
+    conn.busy = true;
+    const std::string id = new_request_id();
+    const unsigned version = parser.get().version();
+    if (auto len = parser.content_length(); len && *len > config.limits.max_body_bytes) {
+      metrics.rejected("body-too-large");
+      metrics.request("unknown", std::string(parser.get().method_string()), 413);
+      co_await refuse(stream, version, 413, "body-too-large", too_large(), id);
+      co_return std::nullopt;
+    }
+    if (!parser.is_done()) {
+      auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, k_tuple);
+      if (body_ec == http::error::body_limit) {
+        metrics.rejected("body-too-large");
+        co_await refuse(stream, version, 413, "body-too-large", too_large(), id);
+        co_return std::nullopt;
+      }
+      if (body_ec) {
+        if (body_ec == beast::error::timeout) {
+          metrics.rejected("body-timeout");
+        }
+        co_return std::nullopt;
+      }
+    }
+    co_return Incoming{parser.release(), id};
+  }
+
+  // Answers the request through the service and logs it. Returns whether the connection stays open.
+  template <class Stream>
+  awaitable<bool> answer(Stream& stream, Incoming incoming, const std::string& client_certificate) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    auto& req = incoming.message;
+    const std::string& request_id = incoming.id;
+    Request request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    request.body = std::move(req.body());
+    request.authorization = std::string(req[http::field::authorization]);
+    request.content_type = std::string(req[http::field::content_type]);
+    request.if_none_match = std::string(req[http::field::if_none_match]);
+    request.request_id = request_id;
+    request.client_certificate = client_certificate;
+    // The service may take a while (a durable commit); no read timeout applies meanwhile.
+    lowest.expires_never();
+    auto started = std::chrono::steady_clock::now();
+    Response response = co_await call_service(std::move(request));
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
+    int status = response.status;
+    const bool keep_alive = req.keep_alive() && !stopping;
+    auto res = make_response(req.version(), keep_alive, std::move(response), request_id);
+    if (req.method() == http::verb::head) {
+      res.body().clear();
+      res.content_length(0);
+    }
+    lowest.expires_after(std::chrono::milliseconds(config.limits.idle_timeout_ms));
+    auto [wec, wn] = co_await http::async_write(stream, res, k_tuple);
+    if (req.target() != "/healthz" && req.target() != "/metrics" && req.target() != "/readyz") {
+      log("info", "request",
+          {{"request_id", request_id},
+           {"method", std::string(req.method_string())},
+           {"target", std::string(req.target()).substr(0, 256)},
+           {"status", status},
+           {"ms", ms}});
+    }
+    co_return !wec && keep_alive;
+  }
+
+  // Serves the requests of one connection in turn until it closes, fails, times out, or the server
+  // drains.
   template <class Stream>
   awaitable<void>
   serve(Stream& stream, std::shared_ptr<Connection> conn, std::string client_certificate = {}) {
-    auto& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     bool first = true;
-    for (;;) {
-      if (stopping) {
-        break;
-      }
+    while (!stopping) {
       // Between requests the idle timeout applies; once a request starts, the header timeout.
       if (!first && buffer.size() == 0) {
-        lowest.expires_after(std::chrono::milliseconds(config.limits.idle_timeout_ms));
+        beast::get_lowest_layer(stream).expires_after(
+            std::chrono::milliseconds(config.limits.idle_timeout_ms));
         auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), k_tuple);
         if (ec) {
           break;
@@ -187,109 +357,13 @@ struct HttpServer::Impl {
         buffer.commit(n);
       }
       first = false;
-      conn->busy = true;
-      lowest.expires_after(std::chrono::milliseconds(config.limits.header_timeout_ms));
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(k_header_limit);
-      parser.body_limit(config.limits.max_body_bytes);
-      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, k_tuple);
-      if (ec) {
-        if (ec == beast::error::timeout) {
-          metrics.rejected("header-timeout");
-        } else if (ec == http::error::body_limit) {
-          // The parser compares Content-Length with the body limit as soon as the header is
-          // complete: refuse without reading the body, then close.
-          metrics.rejected("body-too-large");
-          metrics.request("unknown", std::string(parser.get().method_string()), 413);
-          auto res = make_response(11, false,
-                                   error_response(413, "body-too-large",
-                                                  "the body exceeds " +
-                                                      std::to_string(config.limits.max_body_bytes) +
-                                                      " bytes"),
-                                   new_request_id());
-          lowest.expires_after(std::chrono::seconds(5));
-          co_await http::async_write(stream, res, k_tuple);
-        } else if (ec != http::error::end_of_stream && ec != asio::error::eof &&
-                   ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
-          metrics.rejected("bad-request");
-          Response r = error_response(ec == http::error::header_limit ? 431 : 400, "bad-request",
-                                      "malformed HTTP request: " + ec.message());
-          auto res = make_response(11, false, std::move(r), new_request_id());
-          lowest.expires_after(std::chrono::seconds(5));
-          co_await http::async_write(stream, res, k_tuple);
-        }
+      auto incoming = co_await read_request(stream, buffer, *conn);
+      if (!incoming) {
         break;
       }
-      auto& header = parser.get();
-      std::string request_id = new_request_id();
-      if (auto len = parser.content_length(); len && *len > config.limits.max_body_bytes) {
-        // Refuse without reading the rest of the body, then close.
-        metrics.rejected("body-too-large");
-        metrics.request("unknown", std::string(header.method_string()), 413);
-        auto res = make_response(header.version(), false,
-                                 error_response(413, "body-too-large",
-                                                "the body exceeds " +
-                                                    std::to_string(config.limits.max_body_bytes) +
-                                                    " bytes"),
-                                 request_id);
-        co_await http::async_write(stream, res, k_tuple);
-        break;
-      }
-      if (!parser.is_done()) {
-        auto [ec2, n2] = co_await http::async_read(stream, buffer, parser, k_tuple);
-        if (ec2) {
-          if (ec2 == http::error::body_limit) {
-            metrics.rejected("body-too-large");
-            auto res = make_response(
-                header.version(), false,
-                error_response(413, "body-too-large",
-                               "the body exceeds " + std::to_string(config.limits.max_body_bytes) +
-                                   " bytes"),
-                request_id);
-            co_await http::async_write(stream, res, k_tuple);
-          } else if (ec2 == beast::error::timeout) {
-            metrics.rejected("body-timeout");
-          }
-          break;
-        }
-      }
-      auto req = parser.release();
-      Request request;
-      request.method = std::string(req.method_string());
-      request.target = std::string(req.target());
-      request.body = std::move(req.body());
-      request.authorization = std::string(req[http::field::authorization]);
-      request.content_type = std::string(req[http::field::content_type]);
-      request.if_none_match = std::string(req[http::field::if_none_match]);
-      request.request_id = request_id;
-      request.client_certificate = client_certificate;
-      bool keep_alive = req.keep_alive() && !stopping;
-      // The service may take a while (a durable commit); no read timeout applies meanwhile.
-      lowest.expires_never();
-      auto started = std::chrono::steady_clock::now();
-      Response response = co_await call_service(std::move(request));
-      double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-              .count();
-      int status = response.status;
-      keep_alive = keep_alive && !stopping;
-      auto res = make_response(req.version(), keep_alive, std::move(response), request_id);
-      if (req.method() == http::verb::head) {
-        res.body().clear();
-        res.content_length(0);
-      }
-      lowest.expires_after(std::chrono::milliseconds(config.limits.idle_timeout_ms));
-      auto [wec, wn] = co_await http::async_write(stream, res, k_tuple);
-      if (req.target() != "/healthz" && req.target() != "/metrics" && req.target() != "/readyz") {
-        log("info", "request",
-            {{"request_id", request_id},
-             {"method", std::string(req.method_string())},
-             {"target", std::string(req.target()).substr(0, 256)},
-             {"status", status},
-             {"ms", ms}});
-      }
+      const bool open = co_await answer(stream, std::move(*incoming), client_certificate);
       conn->busy = false;
-      if (wec || !keep_alive) {
+      if (!open) {
         break;
       }
     }
@@ -381,6 +455,7 @@ struct HttpServer::Impl {
                             asio::steady_timer& deadline) {
     if (open_connections == 0) {
       deadline.cancel();
+      ioc.stop();
       return;
     }
     poll->expires_after(std::chrono::milliseconds(20));
@@ -395,10 +470,12 @@ struct HttpServer::Impl {
     acceptor.close(ignored);
     std::lock_guard lock(connections_mutex);
     for (auto& weak : connections) {
-      if (auto conn = weak.lock(); conn && !conn->busy) {
-        // Cancel reads of idle connections; busy ones finish their request and then close.
+      if (auto conn = weak.lock()) {
+        // On the connection's strand, where `busy` changes: cut a connection that is idle or has
+        // not sent a complete header (it would otherwise hold the drain for the header timeout);
+        // one with a request in flight answers it and then closes.
         asio::post(conn->executor, [conn] {
-          if (conn->cancel) {
+          if (!conn->busy && conn->cancel) {
             conn->cancel();
           }
         });
@@ -458,35 +535,41 @@ void HttpServer::run(int threads,
   auto& stop_signals = impl.stop_signals;
   auto& reload_signal = impl.reload_signal;
   asio::steady_timer drain_deadline(impl.ioc);
+  Reloader reloader(on_reload);
+  // The signal handlers run one at a time: a SIGHUP handled while a SIGTERM drains sees
+  // `stopping` and waits for no further signal (which would keep the I/O threads running).
+  auto signal_strand = asio::make_strand(impl.ioc);
   std::function<void()> wait_reload = [&] {
-    reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
-      if (ec) {
-        return;
-      }
-      // Reloading appends to the ledger and waits for it: do it off the I/O threads.
-      std::thread([on_reload] { on_reload(); }).detach();
-      wait_reload();
-    });
+    reload_signal.async_wait(
+        asio::bind_executor(signal_strand, [&](const boost::system::error_code& ec, int) {
+          if (ec || impl.stopping) {
+            return;
+          }
+          reloader.request();
+          wait_reload();
+        }));
   };
   wait_reload();
-  stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) {
-      return;
-    }
-    log("info", "draining", {{"signal", sig}});
-    on_stopping();
-    impl.drain();
-    reload_signal.cancel();
-    drain_deadline.expires_after(std::chrono::seconds(20));
-    drain_deadline.async_wait([&](const boost::system::error_code& tec) {
-      if (!tec) {
-        log("warn", "drain timed out; stopping with requests in flight");
-        impl.ioc.stop();
-      }
-    });
-    // Stop as soon as the last connection has closed.
-    impl.wait_for_connections(std::make_shared<asio::steady_timer>(impl.ioc), drain_deadline);
-  });
+  stop_signals.async_wait(
+      asio::bind_executor(signal_strand, [&](const boost::system::error_code& ec, int sig) {
+        if (ec) {
+          return;
+        }
+        log("info", "draining", {{"signal", sig}});
+        on_stopping();
+        impl.drain();
+        reload_signal.cancel();
+        reloader.stop();
+        drain_deadline.expires_after(std::chrono::seconds(20));
+        drain_deadline.async_wait([&](const boost::system::error_code& tec) {
+          if (!tec) {
+            log("warn", "drain timed out; stopping with requests in flight");
+            impl.ioc.stop();
+          }
+        });
+        // Stop as soon as the last connection has closed.
+        impl.wait_for_connections(std::make_shared<asio::steady_timer>(impl.ioc), drain_deadline);
+      }));
   asio::co_spawn(impl.ioc, impl.accept_loop(), asio::detached);
   on_ready();
   std::vector<std::thread> pool;

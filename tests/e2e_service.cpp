@@ -1254,6 +1254,53 @@ TEST_CASE("SIGTERM drains: answered requests are complete and acknowledged entri
   CHECK(contains(daemon.log(), "\"draining\""));
 }
 
+TEST_CASE("SIGTERM cuts connections that sent no complete header and stops at once") {
+  Daemon daemon(lenient_policy());
+  const std::string address = daemon.address();
+  Connection silent(address);
+  Connection partial(address);
+  REQUIRE(partial.send("GET /v1/checkpoint HTTP/1.1\r\nHost: digestgate.test\r\n"));
+  // The daemon accepts in order: once a later connection is answered, both have been accepted.
+  REQUIRE(daemon.http("GET", "/healthz").status == 200);
+
+  const auto signalled = Clock::now();
+  const int status = daemon.stop(SIGTERM);
+  const auto took = ms_since(signalled);
+  CHECK(status == 0);
+  // The header timeout is 10 s; a drain that waited for these connections would take that long.
+  CHECK_MESSAGE(took < 5000, "the daemon took " << took << " ms to stop");
+  CHECK(silent.read_until_closed(1000));
+  CHECK(partial.read_until_closed(1000));
+  CHECK(partial.received().empty());
+}
+
+TEST_CASE("SIGHUP immediately followed by SIGTERM stops cleanly") {
+  Daemon daemon(lenient_policy());
+  for (int round = 0; round < 5; ++round) {
+    CAPTURE(round);
+    if (round > 0) {
+      daemon.start();
+    }
+    // A changed policy, so that the reload appends to the ledger while the daemon drains.
+    json policy = lenient_policy();
+    policy["environments"]["round-" + std::to_string(round)] = {{"repositories", {"ghcr.io/*"}}};
+    daemon.write_policy(policy);
+    daemon.reload();
+    REQUIRE(daemon.stop(SIGTERM) == 0);
+    const std::string log = daemon.log();
+    std::size_t stopped = 0;
+    for (auto at = log.find("\"msg\":\"stopped\""); at != std::string::npos;
+         at = log.find("\"msg\":\"stopped\"", at + 1)) {
+      ++stopped;
+    }
+    CHECK(stopped == static_cast<std::size_t>(round) + 1);
+  }
+  // What the reloads appended is whole: the daemon starts on the ledger and it verifies.
+  daemon.start();
+  const auto verify = daemon.cli({"ledger", "verify", "--db", daemon.db_path()});
+  CHECK_MESSAGE(verify.exit_code == 0, verify.out << verify.err);
+}
+
 // --- systemd notify -------------------------------------------------------------------------
 
 TEST_CASE("With NOTIFY_SOCKET the daemon sends READY=1 once serving and STOPPING=1 on SIGTERM") {

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
@@ -48,21 +47,6 @@ Percentiles percentiles(std::vector<std::uint32_t>& samples_us) {
 }
 
 // --- Files and the machine ----------------------------------------------------------------
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_text(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  if (!out) {
-    throw std::runtime_error("cannot write " + path);
-  }
-}
 
 std::int64_t file_size(const std::string& path) {
   struct stat st {};

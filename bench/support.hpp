@@ -1,8 +1,10 @@
-// Shared pieces of the benchmark programs: latency statistics, files and facts about the machine.
-// Processes, temporary directories and the HTTP client are the test kit's (tests/support:
-// process.hpp, tempdir.hpp, http.hpp). Benchmark code only: errors are thrown as
+// Shared pieces of the benchmark programs: latency statistics and facts about the machine.
+// Processes, temporary directories, files and the HTTP client are the test kit's (tests/support:
+// process.hpp, tempdir.hpp, files.hpp, http.hpp). Benchmark code only: errors are thrown as
 // std::runtime_error and end the run with a message.
 #pragma once
+
+#include "tests/support/files.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -32,8 +34,8 @@ Percentiles percentiles(std::vector<std::uint32_t>& samples_us);
 
 // --- Files and the machine ----------------------------------------------------------------
 
-std::string read_text(const std::string& path);
-void write_text(const std::string& path, const std::string& content);
+using test::read_text;                           // "" when absent
+using test::write_text;                          // atomic; throws
 std::int64_t file_size(const std::string& path); // -1 when absent
 
 // Fields of /proc/PID/status in kB: VmRSS, VmHWM.

@@ -11,6 +11,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/service.hpp"
 #include "ledger/ledger.hpp"
+#include "tests/support/tempdir.hpp"
 #include "util/crypto.hpp"
 #include "util/files.hpp"
 
@@ -82,20 +83,9 @@ fs::path scratch_parent() {
 // One Service over its own ledger, rebuilt from scratch on demand.
 class Harness {
 public:
-  Harness() {
-    std::string pattern = (scratch_parent() / "dg-fuzz-http-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      setup_failed("cannot create a directory like " + pattern);
-    }
-    m_root = pattern;
-    start();
-  }
+  Harness() { start(); }
 
-  ~Harness() {
-    stop();
-    std::error_code ignored;
-    fs::remove_all(m_root, ignored);
-  }
+  ~Harness() { stop(); }
 
   Harness(const Harness&) = delete;
   Harness& operator=(const Harness&) = delete;
@@ -172,7 +162,8 @@ private:
     fs::remove_all(m_config.state_dir, ignored);
   }
 
-  std::string m_root;
+  dg::test::TempDir m_root_dir{"dg-fuzz-http", scratch_parent().string()};
+  std::string m_root{m_root_dir.path()};
   int m_generation = 0;
   dg::daemon::Config m_config;
   std::unique_ptr<dg::daemon::Metrics> m_metrics;

@@ -3,6 +3,7 @@
 // /v1/admission/{environment}; the answers are judged from what promotions, rollbacks and
 // revocations ledgered, and no review appends anything.
 #include "tests/support/daemon.hpp"
+#include "tests/support/files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -42,11 +43,7 @@ json admission_policy() {
 }
 
 std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(DG_SOURCE_DIR) + "/tests/data/admission/" + name, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "missing fixture " << name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return source_file("tests/data/admission/" + name);
 }
 
 // A Pod review from the API server with these container images (uid `uid`).

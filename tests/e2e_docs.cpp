@@ -16,6 +16,7 @@
 // digest and a token_sha256 of "<64 hex>" the SHA-256 of a known token.
 // The example files docs/examples/*.json and systemd/*.example.json are checked the same way.
 #include "tests/support/daemon.hpp"
+#include "tests/support/files.hpp"
 #include "tests/support/sigstore_pki.hpp"
 
 #include <doctest/doctest.h>
@@ -53,14 +54,6 @@ const std::vector<Schematic> k_schematic = {
     {"docs/policy.md", "...requirements...", "the shape of a policy, with requirements elided"},
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot read " << path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 std::vector<std::string> doc_files() {
   std::vector<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator(k_root + "/docs")) {
@@ -75,7 +68,7 @@ std::vector<std::string> doc_files() {
 
 std::vector<DocBlock> json_blocks(const std::string& file) {
   std::vector<DocBlock> blocks;
-  std::istringstream in(slurp(k_root + "/" + file));
+  std::istringstream in(source_file(file));
   std::string line;
   int number = 0;
   DocBlock* open = nullptr;
@@ -126,7 +119,7 @@ void substitute_placeholders(json& value, int& next_digest) {
 }
 
 json demo_policy() {
-  return json::parse(slurp(k_root + "/docs/examples/demo-policy.json"));
+  return json::parse(source_file("docs/examples/demo-policy.json"));
 }
 
 // A documented policy's trust roots (files beside it) become a trusted_root.json of a test
@@ -244,12 +237,12 @@ TEST_CASE("Every JSON example in the documentation parses and the daemon accepts
   }
 
   Daemon daemon(demo_policy());
-  auto recorded = daemon.http("POST", "/v1/validations",
-                              slurp(k_root + "/docs/examples/evidence.json"), k_recorder_token);
+  auto recorded = daemon.http("POST", "/v1/validations", source_file("docs/examples/evidence.json"),
+                              k_recorder_token);
   REQUIRE_MESSAGE(recorded.status == 201, recorded.body);
 
   int next_digest = 0;
-  json records = json::array({json::parse(slurp(k_root + "/docs/examples/evidence.json"))});
+  json records = json::array({json::parse(source_file("docs/examples/evidence.json"))});
   int evidence = 0;
   int policies = 0;
   int configs = 0;
@@ -313,17 +306,17 @@ TEST_CASE("The example files are accepted by the CLI and the daemon") {
     check_policy(demo_policy(), "docs/examples/demo-policy.json");
   }
   SUBCASE("systemd/policy.example.json") {
-    check_policy(json::parse(slurp(k_root + "/systemd/policy.example.json")),
+    check_policy(json::parse(source_file("systemd/policy.example.json")),
                  "systemd/policy.example.json");
   }
   SUBCASE("systemd/config.example.json") {
-    check_config(json::parse(slurp(k_root + "/systemd/config.example.json")),
+    check_config(json::parse(source_file("systemd/config.example.json")),
                  "systemd/config.example.json");
   }
   SUBCASE("docs/examples/evidence.json") {
     Daemon daemon(demo_policy());
-    auto answer = daemon.http("POST", "/v1/validations",
-                              slurp(k_root + "/docs/examples/evidence.json"), k_recorder_token);
+    auto answer = daemon.http("POST", "/v1/validations", source_file("docs/examples/evidence.json"),
+                              k_recorder_token);
     CHECK_MESSAGE(answer.status == 201, answer.body);
     // Recorded evidence that passes the demo policy's staging requirements.
     auto promoted = daemon.http(

@@ -5,6 +5,7 @@
 // at every step.
 #include "tests/support/daemon.hpp"
 #include "tests/support/evidence.hpp"
+#include "tests/support/files.hpp"
 #include "tests/support/gatekeeper.hpp"
 
 #include <doctest/doctest.h>
@@ -23,18 +24,6 @@ namespace {
 
 constexpr const char* k_api = "ghcr.io/acme/api";
 constexpr const char* k_web = "ghcr.io/acme/web";
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
 
 std::set<std::string> files_in(const std::string& dir) {
   std::set<std::string> names;
@@ -764,7 +753,7 @@ TEST_CASE("Compose overrides pin only the named services, only on approval, atom
                                 "    image: ghcr.io/acme/web:latest\n"
                                 "  db:\n"
                                 "    image: postgres:16\n";
-  write_bytes(main_file, main_text);
+  write_text(main_file, main_text);
   std::string a1 = ops.record(sample_digest(1), k_api);
   std::string a2 = ops.record(sample_digest(2), k_api);
   std::string w1 = ops.record(sample_digest(3), k_web);
@@ -792,7 +781,7 @@ TEST_CASE("Compose overrides pin only the named services, only on approval, atom
   auto one = promote(
       {"--ref", pinned(a1, k_api), "--compose-override", override_file, "--service", "api"});
   REQUIRE_MESSAGE(one.exit_code == 0, one.out << one.err);
-  CHECK(read_bytes(override_file) == override_text({{"api", pinned(a1, k_api)}}));
+  CHECK(read_text(override_file) == override_text({{"api", pinned(a1, k_api)}}));
   CHECK((std::filesystem::status(override_file).permissions() & std::filesystem::perms::all) ==
         (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
          std::filesystem::perms::group_read | std::filesystem::perms::others_read));
@@ -801,19 +790,19 @@ TEST_CASE("Compose overrides pin only the named services, only on approval, atom
   CHECK(promote(
             {"--ref", pinned(bad, k_api), "--compose-override", override_file, "--service", "api"})
             .exit_code == 1);
-  CHECK(read_bytes(override_file) == override_text({{"api", pinned(a1, k_api)}}));
+  CHECK(read_text(override_file) == override_text({{"api", pinned(a1, k_api)}}));
 
   auto two = promote(
       {"--ref", pinned(a2, k_api), "--compose-override", override_file, "--service", "api"});
   REQUIRE_MESSAGE(two.exit_code == 0, two.out << two.err);
-  CHECK(read_bytes(override_file) == override_text({{"api", pinned(a2, k_api)}}));
+  CHECK(read_text(override_file) == override_text({{"api", pinned(a2, k_api)}}));
 
   // A rollback writes the override for the digest it rolled back to.
   auto back = ops.daemon.cli({"rollback", "--env", "staging", "--reason", "api 5xx",
                               "--compose-override", override_file, "--service", "api"},
                              k_operator_token);
   REQUIRE_MESSAGE(back.exit_code == 0, back.out << back.err);
-  CHECK(read_bytes(override_file) == override_text({{"api", pinned(a1, k_api)}}));
+  CHECK(read_text(override_file) == override_text({{"api", pinned(a1, k_api)}}));
 
   // A bundle names each service's repository; the database is left to follow its tag.
   auto bundle = promote({"--ref", pinned(a2, k_api), "--ref", pinned(w1, k_web),
@@ -821,7 +810,7 @@ TEST_CASE("Compose overrides pin only the named services, only on approval, atom
                          "api=" + std::string(k_api), "--service", "web=" + std::string(k_web)});
   REQUIRE_MESSAGE(bundle.exit_code == 0, bundle.out << bundle.err);
   std::string pinned_both = override_text({{"api", pinned(a2, k_api)}, {"web", pinned(w1, k_web)}});
-  CHECK(read_bytes(override_file) == pinned_both);
+  CHECK(read_text(override_file) == pinned_both);
   CHECK(pinned_both.find("db") == std::string::npos);
 
   // An override file per service keeps the other pins when one service is rolled back.
@@ -830,8 +819,8 @@ TEST_CASE("Compose overrides pin only the named services, only on approval, atom
                                   "api 5xx", "--compose-override", api_pin, "--service", "api"},
                                  k_operator_token);
   REQUIRE_MESSAGE(api_back.exit_code == 0, api_back.out << api_back.err);
-  CHECK(read_bytes(api_pin) == override_text({{"api", pinned(a1, k_api)}}));
-  CHECK(read_bytes(override_file) == pinned_both);
+  CHECK(read_text(api_pin) == override_text({{"api", pinned(a1, k_api)}}));
+  CHECK(read_text(override_file) == pinned_both);
 
   // Usage errors are found before anything is asked or ledgered.
   auto before = ops.entry_count();
@@ -841,7 +830,7 @@ TEST_CASE("Compose overrides pin only the named services, only on approval, atom
   CHECK(promote({"--ref", pinned(a2, k_api), "--service", "api"}).exit_code == 2);
   CHECK(ops.entry_count() == before);
 
-  CHECK(read_bytes(main_file) == main_text);
+  CHECK(read_text(main_file) == main_text);
   CHECK(files_in(dir) == std::set<std::string>{"docker-compose.yml",
                                                "docker-compose.digestgate.yml", "api.pin.yml"});
 

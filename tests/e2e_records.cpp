@@ -2,6 +2,7 @@
 // describes them; tests/data/evidence/ holds the records both accept and both refuse.
 #include "tests/support/daemon.hpp"
 #include "tests/support/evidence.hpp"
+#include "tests/support/files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,11 +19,7 @@ const char* const k_digest =
     "sha256:c0290ad845d83b226607b81cd7a29fc0fafe92a13df9cc97627ba18189b61426";
 
 json data(const std::string& relative) {
-  std::ifstream in(k_root + "/" + relative);
-  REQUIRE_MESSAGE(in.good(), "cannot read " << relative);
-  std::stringstream text;
-  text << in.rdbuf();
-  return json::parse(text.str());
+  return json::parse(source_file(relative));
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 // on SIGTERM, the systemd notify protocol, policy reload on SIGHUP, configuration errors, the
 // Prometheus exposition and the JSON log.
 #include "tests/support/daemon.hpp"
+#include "tests/support/files.hpp"
 #include "util/crypto.hpp"
 
 #include <doctest/doctest.h>
@@ -68,13 +69,6 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
@@ -94,99 +88,7 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-// --- A raw TCP client -------------------------------------------------------------------------
-
-// One TCP connection to the daemon, for what the fixture's one-shot requests cannot do: keep a
-// connection open, send slowly, pipeline, and observe when the server closes.
-class Connection {
-public:
-  enum class Read { data, closed, reset, timeout };
-
-  explicit Connection(const std::string& host_port) {
-    const auto colon = host_port.rfind(':');
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(host_port.substr(colon + 1))));
-    if (::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
-      throw std::runtime_error("not an IPv4 address: " + host_port);
-    }
-    m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (m_fd < 0) {
-      throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-    }
-    if (::connect(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      const int err = errno;
-      ::close(m_fd);
-      m_fd = -1;
-      throw std::runtime_error("connect " + host_port + ": " + std::strerror(err));
-    }
-    const int one = 1;
-    ::setsockopt(m_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  ~Connection() { close(); }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  void close() {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-      m_fd = -1;
-    }
-  }
-
-  // False when the peer has closed or reset the connection.
-  bool send(const std::string& bytes) {
-    std::size_t sent = 0;
-    while (sent < bytes.size()) {
-      const ssize_t n = ::send(m_fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        return false;
-      }
-      sent += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-
-  // Waits up to `timeout_ms` for bytes, appending them to received().
-  Read read_some(int timeout_ms) {
-    pollfd pfd{m_fd, POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, timeout_ms);
-    if (ready == 0) {
-      return Read::timeout;
-    }
-    char buffer[16384];
-    const ssize_t n = ::recv(m_fd, buffer, sizeof buffer, 0);
-    if (n > 0) {
-      m_received.append(buffer, static_cast<std::size_t>(n));
-      return Read::data;
-    }
-    return n == 0 ? Read::closed : Read::reset;
-  }
-
-  // Reads until the peer closes (true) or `timeout_ms` passes (false).
-  bool read_until_closed(int timeout_ms) {
-    const auto deadline = Clock::now() + milliseconds(timeout_ms);
-    while (true) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) {
-        return false;
-      }
-      const Read r = read_some(static_cast<int>(left));
-      if (r == Read::closed || r == Read::reset) {
-        return true;
-      }
-    }
-  }
-
-  std::string& received() { return m_received; }
-
-private:
-  int m_fd = -1;
-  std::string m_received;
-};
+// --- Raw HTTP ---------------------------------------------------------------------------------
 
 struct ParsedResponse {
   int status = 0;

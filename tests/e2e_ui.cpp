@@ -3,6 +3,7 @@
 // page uses to show operator actions only to operators. The page itself is tested in a real
 // browser by tests/browser/.
 #include "tests/support/daemon.hpp"
+#include "tests/support/files.hpp"
 #include "util/crypto.hpp"
 
 #include <doctest/doctest.h>
@@ -21,13 +22,6 @@ const nlohmann::json k_policy = {{"environments", {{"staging", nlohmann::json::o
 const char* const k_csp = "default-src 'none'; script-src 'self'; style-src 'self'; "
                           "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
                           "form-action 'none'; frame-ancestors 'none'";
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 void check_security_headers(const HttpResponse& r) {
   CHECK(r.headers.at("content-security-policy") == k_csp);
@@ -75,7 +69,7 @@ TEST_CASE("Every file of daemon/ui is served byte for byte with its type and a s
   for (const auto& item : std::filesystem::directory_iterator(dir)) {
     const std::string name = item.path().filename().string();
     const std::string ext = item.path().extension().string();
-    const std::string bytes = read_file(item.path());
+    const std::string bytes = read_text(item.path().string());
     CAPTURE(name);
     auto r = daemon.http("GET", "/ui/" + name);
     REQUIRE(r.status == 200);

@@ -1,4 +1,6 @@
 #include "cli/compose.hpp"
+#include "tests/support/files.hpp"
+#include "tests/support/tempdir.hpp"
 #include "util/files.hpp"
 
 #include <doctest/doctest.h>
@@ -18,6 +20,8 @@ using dg::cli::resolve_services;
 using dg::cli::ServicePin;
 using dg::cli::ServiceSpec;
 using dg::cli::write_compose_override;
+using dg::test::read_text;
+using dg::test::TempDir;
 
 namespace {
 
@@ -27,27 +31,6 @@ const std::string k_digest_b =
     "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 const std::string k_api = "ghcr.io/acme/api@" + k_digest_a;
 const std::string k_web = "ghcr.io/acme/web@" + k_digest_b;
-
-// A private temporary directory, removed with its content.
-class ScratchDir {
-public:
-  ScratchDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "dg-test-compose-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    m_path = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(m_path, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  std::string file(const std::string& name) const { return (m_path / name).string(); }
-
-private:
-  std::filesystem::path m_path;
-};
 
 } // namespace
 
@@ -229,7 +212,7 @@ TEST_CASE("Pinned references are read from approval answers") {
 }
 
 TEST_CASE("The override file is written whole, readable by all") {
-  ScratchDir dir;
+  TempDir dir("dg-test-compose");
   const std::string path = dir.file("docker-compose.digests.yml");
   const std::vector<ServicePin> pins = {{"app", k_api}};
 
@@ -253,13 +236,8 @@ TEST_CASE("The override file is written whole, readable by all") {
   }
 }
 
-std::string read_file_or_empty(const std::string& path) {
-  auto text = dg::read_file(path);
-  return text ? *text : std::string();
-}
-
 TEST_CASE("Rewriting an override keeps the pins of services it does not name") {
-  ScratchDir dir;
+  TempDir dir("dg-test-compose");
   const std::string path = dir.file("override.yml");
   REQUIRE(write_compose_override(path, {{"api", k_api}, {"web", k_web}}).ok());
   const std::string api_back = "ghcr.io/acme/api@" + k_digest_b;
@@ -269,7 +247,7 @@ TEST_CASE("Rewriting an override keeps the pins of services it does not name") {
   SUBCASE("quoted names and images are read back as YAML reads them") {
     const std::string ipv6 = "[::1]:5000/app@" + k_digest_b;
     REQUIRE(write_compose_override(path, {{"on", ipv6}, {"007", k_web}}).ok());
-    REQUIRE(read_file_or_empty(path).find("\"on\":") != std::string::npos);
+    REQUIRE(read_text(path).find("\"on\":") != std::string::npos);
     REQUIRE(write_compose_override(path, {{"api", k_api}}).ok());
     CHECK(*dg::read_file(path) ==
           render_compose_override({{"web", k_web}, {"on", ipv6}, {"007", k_web}, {"api", k_api}}));

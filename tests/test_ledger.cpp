@@ -1,5 +1,6 @@
 #include "ledger/ledger.hpp"
 #include "ledger/seal.hpp"
+#include "tests/support/tempdir.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -23,16 +24,14 @@ namespace {
 
 // A temporary state directory with an initialized ledger.
 struct LedgerDir {
-  std::filesystem::path dir;
+  dg::test::TempDir tmp{"dg-ledger-test"};
+  std::filesystem::path dir{tmp.path()};
   std::shared_ptr<const Ed25519PrivateKey> key;
 
   LedgerDir() {
-    char tmpl[] = "/tmp/dg-ledger-test-XXXXXX";
-    dir = ::mkdtemp(tmpl);
     key = std::make_shared<Ed25519PrivateKey>(std::move(Ed25519PrivateKey::generate().value()));
     REQUIRE(Ledger::initialize(db(), key->public_key()));
   }
-  ~LedgerDir() { std::filesystem::remove_all(dir); }
 
   std::string db() const { return (dir / "ledger.db").string(); }
 

@@ -3,6 +3,7 @@
 // as on SQLite, `ledger copy` both ways, and a promoted standby that is behind.
 #include "ledger/ledger.hpp"
 #include "tests/support/postgres.hpp"
+#include "tests/support/tempdir.hpp"
 
 #include <doctest/doctest.h>
 
@@ -31,17 +32,15 @@ std::string fresh_database() {
 }
 
 struct StateDir {
-  std::filesystem::path dir;
+  dg::test::TempDir tmp{"dg-ledger-pg"};
+  std::filesystem::path dir{tmp.path()};
   std::shared_ptr<const Ed25519PrivateKey> key;
 
   explicit StateDir(std::shared_ptr<const Ed25519PrivateKey> k = nullptr) : key(std::move(k)) {
-    char tmpl[] = "/tmp/dg-ledger-pg-XXXXXX";
-    dir = ::mkdtemp(tmpl);
     if (!key) {
       key = std::make_shared<Ed25519PrivateKey>(std::move(Ed25519PrivateKey::generate().value()));
     }
   }
-  ~StateDir() { std::filesystem::remove_all(dir); }
 
   Options options(const std::string& database) const {
     Options o;

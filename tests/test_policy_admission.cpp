@@ -1,6 +1,7 @@
 // Kubernetes admission: AdmissionReviews of every kind with pods, as the API server sends them
 // (tests/data/admission/), the images they would start, and the verdict on them.
 #include "policy/admission.hpp"
+#include "tests/support/files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 using namespace dg::policy::admission;
+using dg::test::source_file;
 using nlohmann::json;
 
 namespace {
@@ -30,11 +32,7 @@ const std::string k_fetch =
     "sha256:e7d3799ecc09f5cbc446aa0a79bb1fb9d0126395fa19a5903b7425f42e5e92e7";
 
 std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(DG_SOURCE_DIR) + "/tests/data/admission/" + name, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "missing fixture " << name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return source_file("tests/data/admission/" + name);
 }
 
 Review parsed(const std::string& name) {

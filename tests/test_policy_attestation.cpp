@@ -1,5 +1,6 @@
 #include "policy/attestation.hpp"
 #include "policy/reason.hpp"
+#include "tests/support/tempdir.hpp"
 #include "util/crypto.hpp"
 
 #include <doctest/doctest.h>
@@ -52,20 +53,6 @@ bool contains(const std::string& haystack, const std::string& needle) {
 // A temporary directory for keys and signatures, removed at exit.
 class Workspace {
 public:
-  Workspace() {
-    std::string pattern = (fs::temp_directory_path() / "dg-attestation-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    m_dir = pattern;
-  }
-  ~Workspace() {
-    std::error_code ignored;
-    fs::remove_all(m_dir, ignored);
-  }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-
   fs::path path(const std::string& name) const { return m_dir / name; }
 
   std::string fresh_name(const std::string& stem) { return stem + std::to_string(m_counter++); }
@@ -99,7 +86,8 @@ public:
   }
 
 private:
-  fs::path m_dir;
+  dg::test::TempDir m_tmp{"dg-attestation"};
+  fs::path m_dir{m_tmp.path()};
   int m_counter = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "policy/evidence.hpp"
 #include "policy/validation_schema.hpp"
+#include "tests/support/files.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -10,16 +11,13 @@
 
 using namespace dg;
 using namespace dg::policy;
+using dg::test::source_file;
 using nlohmann::json;
 
 namespace {
 
 json data(const std::string& relative) {
-  std::ifstream in(std::string(DG_SOURCE_DIR) + "/" + relative);
-  REQUIRE_MESSAGE(in.good(), "cannot read " << relative);
-  std::stringstream text;
-  text << in.rdbuf();
-  return json::parse(text.str());
+  return json::parse(source_file(relative));
 }
 
 const char* const k_digest =
@@ -94,12 +92,9 @@ TEST_CASE("Sigstore bundles are kept in the merged facts, unverified") {
 }
 
 TEST_CASE("The embedded schema is the documentation's, byte for byte") {
-  std::ifstream in(std::string(DG_SOURCE_DIR) + "/docs/schemas/validation.schema.json",
-                   std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  REQUIRE(!text.str().empty());
-  CHECK(validation_schema() == text.str());
+  const std::string text = source_file("docs/schemas/validation.schema.json");
+  REQUIRE(!text.empty());
+  CHECK(validation_schema() == text);
   json schema = json::parse(validation_schema());
   CHECK(schema["$schema"] == "https://json-schema.org/draft/2020-12/schema");
   CHECK(schema["additionalProperties"] == false);

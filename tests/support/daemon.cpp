@@ -1,8 +1,8 @@
 #include "tests/support/daemon.hpp"
 
+#include "tests/support/files.hpp"
 #include "tests/support/posix.hpp"
 #include "util/crypto.hpp"
-#include "util/files.hpp"
 
 #include <fcntl.h>
 #include <filesystem>
@@ -33,18 +33,6 @@ std::string tail_of(const std::string& text, std::size_t max_chars = 6000) {
   return "[...]\n" + text.substr(text.size() - max_chars);
 }
 
-std::string read_whole_file(const std::string& path) {
-  auto content = dg::read_file(path);
-  return content ? std::move(*content) : std::string();
-}
-
-void write_file_or_throw(const std::string& path, const std::string& content) {
-  auto written = dg::write_file_atomic(path, content);
-  if (!written) {
-    throw std::runtime_error("cannot write " + path + ": " + written.error().message);
-  }
-}
-
 void append_to_file(const std::string& path, const std::string& content) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!fd.valid()) {
@@ -70,8 +58,8 @@ std::string thread_states(pid_t pid) {
   std::error_code ec;
   for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
     const std::string dir = task.path().string();
-    std::string comm = trim(read_whole_file(dir + "/comm"));
-    const std::string stat = read_whole_file(dir + "/stat");
+    std::string comm = trim(read_text(dir + "/comm"));
+    const std::string stat = read_text(dir + "/stat");
     const auto close = stat.rfind(')');
     const std::string state = close != std::string::npos && close + 2 < stat.size()
                                   ? stat.substr(close + 2, 1)
@@ -83,7 +71,7 @@ std::string thread_states(pid_t pid) {
         .append(" state ")
         .append(state)
         .append(" wchan ")
-        .append(read_whole_file(dir + "/wchan"))
+        .append(read_text(dir + "/wchan"))
         .append("\n");
   }
   return out;
@@ -189,7 +177,7 @@ void Daemon::start() {
     }
     // The file may be caught half-written: it is re-read until the health check passes.
     try {
-      const std::string content = read_whole_file(address_file);
+      const std::string content = read_text(address_file);
       if (!content.empty()) {
         HostPort target = split_host_port(content);
         if (target.host == "0.0.0.0") {
@@ -274,12 +262,12 @@ std::string Daemon::log_path() const {
 }
 
 void Daemon::write_config(const nlohmann::json& config) {
-  write_file_or_throw(config_path(), config.dump(2) + "\n");
+  write_text(config_path(), config.dump(2) + "\n");
   m_config = config;
 }
 
 void Daemon::write_policy(const nlohmann::json& policy) {
-  write_file_or_throw(policy_path(), policy.dump(2) + "\n");
+  write_text(policy_path(), policy.dump(2) + "\n");
 }
 
 void Daemon::reload() {
@@ -290,7 +278,7 @@ void Daemon::reload() {
 }
 
 std::string Daemon::log() const {
-  return read_whole_file(log_path());
+  return read_text(log_path());
 }
 
 HttpResponse Daemon::http(const std::string& method,

@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <optional>
 #include <poll.h>
 #include <sys/socket.h>
@@ -380,6 +382,69 @@ std::string raw_request(const std::string& host_port, const std::string& bytes, 
     const int left = remaining_ms(deadline);
     if (left == 0 || read_some(fd.get(), received, left) != ReadStatus::data) {
       return received;
+    }
+  }
+}
+
+Connection::Connection(const std::string& host_port) {
+  ignore_sigpipe();
+  Fd fd = connect_to(split_host_port(host_port), 10'000);
+  const int one = 1;
+  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  m_fd = fd.release();
+}
+
+Connection::~Connection() {
+  close();
+}
+
+void Connection::close() {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+    m_fd = -1;
+  }
+}
+
+bool Connection::send(const std::string& bytes) {
+  return send_all(m_fd, bytes, 10'000) == 0;
+}
+
+Connection::Read Connection::read_some(int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    pollfd pfd{m_fd, POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, remaining_ms(deadline));
+    if (ready < 0 && errno == EINTR) {
+      continue;
+    }
+    if (ready <= 0) {
+      return Read::timeout;
+    }
+    char buffer[16384];
+    const ssize_t n = ::recv(m_fd, buffer, sizeof buffer, 0);
+    if (n > 0) {
+      m_received.append(buffer, static_cast<std::size_t>(n));
+      return Read::data;
+    }
+    if (n == 0) {
+      return Read::closed;
+    }
+    if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+      return Read::reset;
+    }
+  }
+}
+
+bool Connection::read_until_closed(int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    const int left = remaining_ms(deadline);
+    if (left <= 0) {
+      return false;
+    }
+    const Read r = read_some(left);
+    if (r == Read::closed || r == Read::reset) {
+      return true;
     }
   }
 }

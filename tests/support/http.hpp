@@ -54,4 +54,33 @@ HttpResponse http_request(const HostPort& target,
 std::string
 raw_request(const std::string& host_port, const std::string& bytes, int timeout_ms = 5000);
 
+// One TCP connection held open by a test, for what a one-shot request cannot do: keep a
+// connection open, send slowly or in pieces, pipeline, and observe when the server closes it.
+// Not for concurrent use.
+class Connection {
+public:
+  enum class Read { data, closed, reset, timeout };
+
+  // Connects to `host_port` ("HOST:PORT", "[V6]:PORT"). Throws std::runtime_error when it cannot.
+  explicit Connection(const std::string& host_port);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void close();
+  // Sends all of `bytes`. False when the peer has closed or reset the connection, or 10 s pass
+  // without progress.
+  bool send(const std::string& bytes);
+  // Waits up to `timeout_ms` for bytes, appending them to received().
+  Read read_some(int timeout_ms);
+  // Reads until the peer closes or resets the connection (true) or `timeout_ms` passes (false).
+  bool read_until_closed(int timeout_ms);
+  // Everything read so far, for the test to consume.
+  std::string& received() { return m_received; }
+
+private:
+  int m_fd = -1;
+  std::string m_received;
+};
+
 } // namespace dg::test

@@ -50,6 +50,8 @@ public:
   Fd& operator=(const Fd&) = delete;
 
   int get() const { return m_fd; }
+  // Gives up ownership: the caller closes the descriptor.
+  int release() { return std::exchange(m_fd, -1); }
   bool valid() const { return m_fd >= 0; }
   void reset() {
     if (m_fd >= 0) {

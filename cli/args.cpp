@@ -187,97 +187,113 @@ void Args::add(std::string_view flag, std::string value) {
   it->second.push_back(std::move(value));
 }
 
+namespace {
+
+// Keeps the first problem of `result`: the later ones follow from it.
+void fail(Invocation& result, std::string message) {
+  if (result.error.empty()) {
+    result.error = std::move(message);
+  }
+}
+
+// Takes a word that is not an option: the next word of the verb's name (`words` so far) until a
+// verb is found, a positional argument after it. Returns false when the words name no command:
+// the rest of the command line then belongs to a command we do not know and is not interpreted.
+bool take_word(Invocation& result,
+               std::vector<std::string>& words,
+               const std::string& word,
+               const std::vector<VerbSpec>& verbs) {
+  if (result.verb != nullptr) {
+    result.args.add_positional(word);
+    return true;
+  }
+  words.push_back(word);
+  std::string name;
+  for (const auto& w : words) {
+    name += name.empty() ? w : " " + w;
+  }
+  if (const VerbSpec* verb = find_verb(name, verbs)) {
+    result.verb = verb;
+    result.group.clear();
+  } else if (words.size() == 1 && is_group(name, verbs)) {
+    result.group = name;
+  } else {
+    fail(result, "unknown command '" + name + "'");
+    return false;
+  }
+  return true;
+}
+
+// Takes the option `argv[i]` (`--name`, `--name=value` or `--name value`, then advancing `i` past
+// the value), as the verb's own flag when it has one of that name (`ledger verify --key`), else as
+// a global option.
+void take_option(Invocation& result, const std::vector<std::string>& argv, std::size_t& i) {
+  const std::string& arg = argv[i];
+  std::string name = arg;
+  std::optional<std::string> inline_value;
+  if (const std::size_t equals = arg.find('=');
+      arg.rfind("--", 0) == 0 && equals != std::string::npos) {
+    name = arg.substr(0, equals);
+    inline_value = arg.substr(equals + 1);
+  }
+  const FlagSpec* flag = result.verb != nullptr ? find_flag(*result.verb, name) : nullptr;
+  const GlobalFlag* global = flag == nullptr ? find_global(name) : nullptr;
+  if (flag == nullptr && global == nullptr) {
+    fail(result, result.verb != nullptr ? "unknown option '" + name + "' for 'digestgate " +
+                                              std::string(result.verb->name) + "'"
+                                        : "unknown option '" + name + "'");
+    return;
+  }
+  const std::string_view metavar = flag != nullptr ? flag->metavar : global->metavar;
+  std::string value;
+  if (metavar.empty()) {
+    if (inline_value) {
+      fail(result, "option '" + name + "' takes no value");
+      return;
+    }
+  } else if (inline_value) {
+    value = *inline_value;
+  } else {
+    const bool next_is_flag =
+        i + 1 < argv.size() &&
+        ((result.verb != nullptr && find_flag(*result.verb, argv[i + 1]) != nullptr) ||
+         find_global(argv[i + 1]) != nullptr);
+    if (i + 1 >= argv.size() || next_is_flag) {
+      fail(result, "option '" + name + "' needs a value (" + std::string(metavar) + ")");
+      return;
+    }
+    value = argv[++i];
+  }
+  if (global != nullptr) {
+    set_global(result.global, name, std::move(value));
+  } else if (!flag->repeatable && result.args.has(name)) {
+    fail(result, "option '" + name + "' is given more than once");
+  } else {
+    result.args.add(name, std::move(value));
+  }
+}
+
+} // namespace
+
 Invocation parse_command_line(const std::vector<std::string>& argv,
                               const std::vector<VerbSpec>& verbs) {
   Invocation result;
-  auto fail = [&result](std::string message) {
-    if (result.error.empty()) {
-      result.error = std::move(message);
-    }
-  };
   std::vector<std::string> words; // the verb's words so far
   bool options_done = false;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     const std::string& arg = argv[i];
     const bool is_option = !options_done && arg.size() > 1 && arg[0] == '-';
     if (!is_option) {
-      if (result.verb != nullptr) {
-        result.args.add_positional(arg);
-        continue;
-      }
-      words.push_back(arg);
-      std::string name;
-      for (const auto& word : words) {
-        name += name.empty() ? word : " " + word;
-      }
-      if (const VerbSpec* verb = find_verb(name, verbs)) {
-        result.verb = verb;
-        result.group.clear();
-      } else if (words.size() == 1 && is_group(name, verbs)) {
-        result.group = name;
-      } else {
-        fail("unknown command '" + name + "'");
-        // Stop interpreting: the rest belongs to a command we do not know.
+      if (!take_word(result, words, arg, verbs)) {
         break;
       }
-      continue;
-    }
-    if (arg == "--") {
+    } else if (arg == "--") {
       options_done = true;
-      continue;
-    }
-    if (arg == "-h") {
+    } else if (arg == "-h") {
       result.global.help = true;
-      continue;
-    }
-    std::string name = arg;
-    std::optional<std::string> inline_value;
-    if (const std::size_t equals = arg.find('=');
-        arg.rfind("--", 0) == 0 && equals != std::string::npos) {
-      name = arg.substr(0, equals);
-      inline_value = arg.substr(equals + 1);
-    }
-    // A verb's own flag wins over a global option of the same name (`ledger verify --key`).
-    const FlagSpec* flag = result.verb != nullptr ? find_flag(*result.verb, name) : nullptr;
-    const GlobalFlag* global = flag == nullptr ? find_global(name) : nullptr;
-    if (flag == nullptr && global == nullptr) {
-      if (result.verb != nullptr) {
-        fail("unknown option '" + name + "' for 'digestgate " + std::string(result.verb->name) +
-             "'");
-      } else {
-        fail("unknown option '" + name + "'");
-      }
-      continue;
-    }
-    const std::string_view metavar = flag != nullptr ? flag->metavar : global->metavar;
-    std::string value;
-    if (metavar.empty()) {
-      if (inline_value) {
-        fail("option '" + name + "' takes no value");
-        continue;
-      }
-    } else if (inline_value) {
-      value = *inline_value;
     } else {
-      const bool next_is_flag =
-          i + 1 < argv.size() &&
-          ((result.verb != nullptr && find_flag(*result.verb, argv[i + 1]) != nullptr) ||
-           find_global(argv[i + 1]) != nullptr);
-      if (i + 1 >= argv.size() || next_is_flag) {
-        fail("option '" + name + "' needs a value (" + std::string(metavar) + ")");
-        continue;
-      }
-      value = argv[++i];
+      take_option(result, argv, i);
     }
-    if (global != nullptr) {
-      set_global(result.global, name, std::move(value));
-      continue;
-    }
-    if (!flag->repeatable && result.args.has(name)) {
-      fail("option '" + name + "' is given more than once");
-      continue;
-    }
-    result.args.add(name, std::move(value));
   }
   return result;
 }

@@ -570,6 +570,16 @@ void print_environment(std::ostream& out, const json& response) {
     }
     print_table(out, rows, "");
   }
+  if (const json* observed = field(response, "observed"); observed && observed->is_object()) {
+    if (observed->value("ok", false)) {
+      out << "registries: as recorded (observed " << text_of(*observed, "time") << ")\n";
+    } else {
+      out << "registries: DRIFT (observed " << text_of(*observed, "time") << ")\n";
+      for (const json& problem : observed->value("problems", json::array())) {
+        out << "  " << (problem.is_string() ? problem.get<std::string>() : problem.dump()) << '\n';
+      }
+    }
+  }
   std::vector<Row> history = entry_rows(field(response, "history"));
   if (!history.empty()) {
     out << "\nhistory (newest first)\n";

@@ -19,6 +19,7 @@ constexpr std::vector<VerbSpec> (*k_families[])() = {
     policy_verbs,
     sigstore_verbs,
     token_verbs,
+    observe_verbs,
     pin_verbs,
 };
 // clang-format on

@@ -26,6 +26,8 @@ std::vector<VerbSpec> policy_verbs();
 std::vector<VerbSpec> sigstore_verbs();
 // token new (cli/verbs_token.cpp)
 std::vector<VerbSpec> token_verbs();
+// observe, resolve (cli/verbs_observe.cpp)
+std::vector<VerbSpec> observe_verbs();
 // pin (cli/verbs_pin.cpp)
 std::vector<VerbSpec> pin_verbs();
 

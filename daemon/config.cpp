@@ -3,6 +3,7 @@
 #include "util/crypto.hpp"
 #include "util/fields.hpp"
 #include "util/files.hpp"
+#include "util/time.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -153,6 +154,80 @@ Result<void> read_ledger(FieldReader& l, LedgerConfig& ledger, const std::string
   return {};
 }
 
+Result<RegistryConfig> read_registry(FieldReader& g, const std::string& base) {
+  RegistryConfig registry;
+  DG_ASSIGN(registry.endpoint, text(g, "endpoint", false));
+  if (!registry.endpoint.empty() && !registry.endpoint.starts_with("https://") &&
+      !registry.endpoint.starts_with("http://")) {
+    return g.error("endpoint", "must be an https:// or http:// URL");
+  }
+  while (registry.endpoint.ends_with("/")) {
+    registry.endpoint.pop_back();
+  }
+  DG_ASSIGN(registry.username, text(g, "username", false));
+  DG_ASSIGN(registry.password_file, text(g, "password_file", false));
+  DG_ASSIGN(registry.ca_file, text(g, "ca_file", false));
+  if (!registry.password_file.empty()) {
+    if (registry.username.empty()) {
+      return g.missing("username", "password_file goes with a username");
+    }
+    registry.password_file = resolve(base, registry.password_file);
+    auto password = read_file(registry.password_file);
+    if (!password) {
+      return g.error("password_file", "cannot read " + registry.password_file);
+    }
+    while (!password->empty() && (password->back() == '\n' || password->back() == '\r')) {
+      password->pop_back();
+    }
+    registry.password = std::move(*password);
+  }
+  if (!registry.ca_file.empty()) {
+    registry.ca_file = resolve(base, registry.ca_file);
+    if (!read_file(registry.ca_file)) {
+      return g.error("ca_file", "cannot read " + registry.ca_file);
+    }
+  }
+  return registry;
+}
+
+Result<void> read_registries(FieldReader& r, Config& config, const std::string& base) {
+  auto present = r.optional_object("registries", [&](FieldReader& list) -> Result<void> {
+    config.observe = true;
+    for (const auto& host : list.keys()) {
+      if (host.empty() || host.find_first_of("/ \t@") != std::string::npos) {
+        return list.error(host, "must be a registry host as written in references (ghcr.io, "
+                                "127.0.0.1:5000)");
+      }
+      DG_TRY(list.object(host, [&](FieldReader& g) -> Result<void> {
+        DG_ASSIGN(config.registries[host], read_registry(g, base));
+        return {};
+      }));
+    }
+    return {};
+  });
+  if (!present) {
+    return present.error();
+  }
+  return {};
+}
+
+Result<void> read_observe_interval(FieldReader& r, Config& config) {
+  auto interval = r.optional_string("observe_interval");
+  if (!interval) {
+    return interval.error();
+  }
+  if (!interval->has_value()) {
+    return {};
+  }
+  auto ns = parse_duration_ns(**interval);
+  if (!ns || *ns < 1'000'000'000LL) {
+    return r.error("observe_interval", "must be a duration of at least 1s (30s, 15m, 24h)");
+  }
+  config.observe = true;
+  config.observe_interval = std::chrono::milliseconds(*ns / 1'000'000);
+  return {};
+}
+
 Result<void> read_config(FieldReader& r, Config& config, const std::string& base) {
   std::string listen;
   DG_ASSIGN(listen, text(r, "listen", true));
@@ -189,6 +264,8 @@ Result<void> read_config(FieldReader& r, Config& config, const std::string& base
       r.optional_object("limits", [&](FieldReader& l) { return read_limits(l, config.limits); }));
   DG_TRY(r.optional_object("ledger",
                            [&](FieldReader& l) { return read_ledger(l, config.ledger, base); }));
+  DG_TRY(read_registries(r, config, base));
+  DG_TRY(read_observe_interval(r, config));
   return {};
 }
 

@@ -5,7 +5,9 @@
 
 #include "util/result.hpp"
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +44,15 @@ struct LedgerConfig {
   std::string password_file;      // postgresql: optional
 };
 
+// How to reach one registry host (PRODUCT.md "Registries"); see docs/operations.md.
+struct RegistryConfig {
+  std::string endpoint;      // "https://host[:port]" or "http://..."; empty: https://<host>
+  std::string username;      // Basic, and the credentials for a Bearer token realm
+  std::string password;      // read from password_file (its trailing newline dropped)
+  std::string password_file; // resolved path, or empty
+  std::string ca_file;       // resolved path, or empty
+};
+
 struct Config {
   std::string path;
   std::string listen_host = "127.0.0.1";
@@ -53,6 +64,12 @@ struct Config {
   std::optional<TlsConfig> tls;
   Limits limits;
   LedgerConfig ledger;
+  // By registry host as written in references ("ghcr.io", "127.0.0.1:5000").
+  std::map<std::string, RegistryConfig> registries;
+  // Background observation (after each validation and every observe_interval) is on when the
+  // configuration has a `registries` object (even an empty one) or an `observe_interval`.
+  bool observe = false;
+  std::chrono::milliseconds observe_interval{15 * 60 * 1000};
 
   // The ledger's database, as the ledger names it: the SQLite file or the PostgreSQL URL.
   std::string ledger_path() const {

@@ -1,11 +1,27 @@
 #include "daemon/core.hpp"
 
 #include "daemon/log.hpp"
+#include "daemon/observer.hpp"
 #include "policy/evidence.hpp"
 
 namespace dg::daemon {
 
 using nlohmann::json;
+
+namespace {
+
+ObserverOptions observer_options(const Config& config) {
+  ObserverOptions options;
+  for (const auto& [host, r] : config.registries) {
+    options.client.registries[host] =
+        registry::RegistrySettings{r.endpoint, r.username, r.password, r.ca_file};
+  }
+  options.background = config.observe;
+  options.interval = config.observe_interval;
+  return options;
+}
+
+} // namespace
 
 Core::Core(Config config_,
            std::unique_ptr<ledger::Ledger> ledger_,
@@ -16,6 +32,15 @@ Core::Core(Config config_,
       dry_runs(k_max_remembered, k_max_remembered_bytes, k_max_remembered_entry_bytes),
       dry_run_answers(k_max_remembered, k_max_remembered_bytes, k_max_remembered_entry_bytes) {
   committed();
+  observer = std::make_unique<Observer>(
+      observer_options(config), *ledger,
+      [this](ledger::Draft draft) { return append(std::move(draft)); }, metrics);
+}
+
+Core::~Core() {
+  if (observer) {
+    observer->stop();
+  }
 }
 
 std::shared_ptr<const policy::Policy> Core::policy() const {

@@ -25,12 +25,17 @@
 
 namespace dg::daemon {
 
+class Observer;
+
 class Core {
 public:
   Core(Config config,
        std::unique_ptr<ledger::Ledger> ledger,
        Metrics& metrics,
        FactsCacheLimits cache_limits);
+  ~Core();
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
 
   // The policy in force (nullptr before the first load); replaced atomically.
   std::shared_ptr<const policy::Policy> policy() const;
@@ -87,6 +92,9 @@ public:
   static constexpr std::size_t k_max_remembered_entry_bytes = 16 * 1024;
   SnapshotMemo<InputLookups> dry_runs;
   SnapshotMemo<DryRunAnswer> dry_run_answers;
+  // Registry observations (daemon/observer.hpp), on threads of their own; started by the service.
+  // Declared last: stopped and destroyed before the ledger.
+  std::unique_ptr<Observer> observer;
 
 private:
   // The metrics that follow the ledger, after a commit: its size and its checkpoint's.

@@ -2,6 +2,7 @@
 
 #include "daemon/facts_cache.hpp"
 #include "daemon/log.hpp"
+#include "daemon/render.hpp"
 #include "policy/evidence.hpp"
 #include "policy/reference.hpp"
 #include "registry/observe.hpp"
@@ -44,9 +45,9 @@ std::vector<std::string> repositories_of(const std::optional<policy::Facts>& fac
 
 } // namespace
 
-Observer::Observer(ObserverOptions options, ledger::Ledger& ledger, Metrics& metrics)
-    : m_options(std::move(options)), m_ledger(ledger), m_metrics(metrics),
-      m_client(std::make_unique<registry::Client>(m_options.client)) {}
+Observer::Observer(ObserverOptions options, ledger::Ledger& ledger, Append append, Metrics& metrics)
+    : m_options(std::move(options)), m_ledger(ledger), m_append(std::move(append)),
+      m_metrics(metrics), m_client(std::make_unique<registry::Client>(m_options.client)) {}
 
 Observer::~Observer() {
   stop();
@@ -76,28 +77,33 @@ void Observer::start() {
   }
 }
 
-void Observer::stop() {
+void Observer::request_stop() {
+  std::deque<std::function<void()>> urgent;
   {
     std::lock_guard lock(m_mutex);
     m_stopping = true;
     m_background.clear();
     m_queued.clear();
+    urgent.swap(m_urgent);
   }
   m_wake.notify_all();
-  for (auto& thread : m_threads) {
+  // Requests still queued are answered now (503: each job sees m_stopping).
+  for (auto& job : urgent) {
+    job();
+  }
+}
+
+void Observer::stop() {
+  request_stop();
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(m_mutex);
+    threads.swap(m_threads);
+  }
+  for (auto& thread : threads) {
     if (thread.joinable()) {
       thread.join();
     }
-  }
-  m_threads.clear();
-  // Requests still queued get an answer.
-  std::deque<std::function<void()>> urgent;
-  {
-    std::lock_guard lock(m_mutex);
-    urgent.swap(m_urgent);
-  }
-  for (auto& job : urgent) {
-    job();
   }
 }
 
@@ -140,7 +146,7 @@ void Observer::after_validation(const std::string& digest) {
       std::lock_guard inner(m_mutex);
       m_queued.erase(digest);
     }
-    std::ignore = observe_and_ledger(digest, {}, k_observer_actor, false);
+    std::ignore = observe_and_ledger(digest, {}, k_observer_actor);
   });
   m_wake.notify_one();
 }
@@ -169,7 +175,7 @@ void Observer::tick() {
         std::lock_guard inner(m_mutex);
         m_queued.erase(digest);
       }
-      std::ignore = observe_and_ledger(digest, {}, k_observer_actor, true);
+      std::ignore = observe_and_ledger(digest, {}, k_observer_actor);
     });
   }
   m_wake.notify_all();
@@ -191,7 +197,7 @@ void Observer::observe_now(std::string digest,
       done(failed(503, "unavailable", "the daemon is stopping"));
       return;
     }
-    done(observe_and_ledger(digest, names, actor, false));
+    done(observe_and_ledger(digest, names, actor));
   });
   m_wake.notify_one();
 }
@@ -215,10 +221,15 @@ void Observer::resolve(std::string reference, std::function<void(ObservationOutc
 
 ObservationOutcome Observer::observe_and_ledger(const std::string& digest,
                                                 const std::vector<std::string>& names,
-                                                const std::string& actor,
-                                                bool report_drift) {
+                                                const std::string& actor) {
   std::optional<policy::Facts> facts;
-  auto read = m_ledger.read([&](ledger::View& view) { facts = load_facts(view, digest); });
+  bool current = false;
+  auto read = m_ledger.read([&](ledger::View& view) {
+    facts = load_facts(view, digest);
+    for (const auto& slot : view.slots("")) {
+      current = current || slot.digest == digest;
+    }
+  });
   if (!read) {
     return failed(503, "ledger-unavailable", read.error().message);
   }
@@ -251,29 +262,29 @@ ObservationOutcome Observer::observe_and_ledger(const std::string& digest,
         502,
         json{{"error", "registry-unreachable"}, {"message", message}, {"registries", unanswered}}};
   }
-  auto committed = m_ledger.append(ledger::Draft{ledger::k_observation, actor, body});
+  auto committed = m_append(ledger::Draft{ledger::k_observation, actor, body});
   if (!committed) {
-    return failed(503, "ledger-unavailable",
-                  committed->entry.kind.empty() ? committed.error().message
-                                                : committed.error().message);
+    return failed(503, "ledger-unavailable", committed.error().message);
   }
   const ledger::Entry& entry = committed->entry;
-  if (report_drift && facts) {
-    policy::Facts now = *facts;
-    policy::merge_observation(now, body, entry.seq, entry.time);
-    const auto findings = policy::judge_observation(now, body);
-    if (!findings.ok()) {
-      m_metrics.observation_drift();
-      log("warn", "observation drift: a current digest is not as recorded in its registries",
-          {{"digest", digest}, {"seq", entry.seq}, {"problems", findings.problems()}});
-    }
+  if (current && facts) {
+    report_drift(*facts, body, *committed);
   }
-  return {201, json{{"seq", entry.seq},
-                    {"kind", entry.kind},
-                    {"time", entry.time},
-                    {"actor", entry.actor},
-                    {"body", entry.body},
-                    {"checkpoint", committed->checkpoint}}};
+  json answer = entry_json(entry);
+  answer["checkpoint"] = committed->checkpoint;
+  return {201, std::move(answer)};
+}
+
+void Observer::report_drift(const policy::Facts& facts,
+                            const json& body,
+                            const ledger::Committed& committed) {
+  const auto findings = policy::judge_observation(facts, body);
+  if (findings.ok()) {
+    return;
+  }
+  m_metrics.observation_drift();
+  log("warn", "observation drift: a current digest is not as recorded in its registries",
+      {{"digest", facts.digest}, {"seq", committed.entry.seq}, {"problems", findings.problems()}});
 }
 
 ObservationOutcome Observer::do_resolve(const std::string& text) {

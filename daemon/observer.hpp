@@ -13,6 +13,7 @@
 
 #include "daemon/metrics.hpp"
 #include "ledger/ledger.hpp"
+#include "policy/evidence.hpp"
 #include "registry/client.hpp"
 #include "util/result.hpp"
 
@@ -50,14 +51,20 @@ struct ObservationOutcome {
 
 class Observer {
 public:
-  Observer(ObserverOptions options, ledger::Ledger& ledger, Metrics& metrics);
+  // Appends a draft and returns once it is durable (Core::append: the metrics follow).
+  using Append = std::function<Result<ledger::Committed>(ledger::Draft)>;
+
+  Observer(ObserverOptions options, ledger::Ledger& ledger, Append append, Metrics& metrics);
   ~Observer();
   Observer(const Observer&) = delete;
   Observer& operator=(const Observer&) = delete;
 
   // Starts the workers and the interval timer.
   void start();
-  // Stops taking work, lets the running observations end (each is bounded) and joins.
+  // Stops taking work: queued background observations are dropped, requests get 503. Returns at
+  // once; running observations end within their bounded calls.
+  void request_stop();
+  // request_stop(), then waits for the running observations and joins the threads.
   void stop();
 
   // Queue a background observation of `digest` (nothing when background observation is off).
@@ -83,12 +90,16 @@ private:
   void tick();
   ObservationOutcome observe_and_ledger(const std::string& digest,
                                         const std::vector<std::string>& names,
-                                        const std::string& actor,
-                                        bool report_drift);
+                                        const std::string& actor);
+  // After an observation of a digest current somewhere: drift is logged and counted.
+  void report_drift(const policy::Facts& facts,
+                    const nlohmann::json& body,
+                    const ledger::Committed& committed);
   ObservationOutcome do_resolve(const std::string& reference);
 
   ObserverOptions m_options;
   ledger::Ledger& m_ledger;
+  Append m_append;
   Metrics& m_metrics;
   std::unique_ptr<registry::Client> m_client;
   std::mutex m_mutex;

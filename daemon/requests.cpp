@@ -155,6 +155,32 @@ Result<RevocationRequest> read_revocation_request(const json& body) {
   return req;
 }
 
+Result<ObservationRequest> read_observation_request(const json& body) {
+  ObservationRequest req;
+  DG_TRY(read_strictly(body, [&](FieldReader& r) -> Result<void> {
+    DG_ASSIGN(req.digest, digest(r, "digest"));
+    auto names = r.optional_strings("names");
+    if (!names) {
+      return names.error();
+    }
+    if (!names->has_value()) {
+      return {};
+    }
+    if ((*names)->size() > 32) {
+      return r.error("names", "at most 32 repositories");
+    }
+    for (std::size_t k = 0; k < (*names)->size(); ++k) {
+      auto normalized = policy::normalize_repository((**names)[k]);
+      if (!normalized) {
+        return r.error("names[" + std::to_string(k) + "]", normalized.error().message);
+      }
+      req.names.push_back(std::move(*normalized));
+    }
+    return {};
+  }));
+  return req;
+}
+
 Result<WhatIfRequest> read_what_if_request(const json& body) {
   std::optional<policy::Policy> proposed;
   DG_TRY(read_strictly(body, [&](FieldReader& r) -> Result<void> {

@@ -51,6 +51,13 @@ struct RevocationRequest {
   std::string reason;
 };
 
+// POST /v1/observations: {"digest", "names"?: ["<extra repositories>"]}; names normalized.
+struct ObservationRequest {
+  std::string digest;
+  std::vector<std::string> names;
+};
+
+// POST /v1/policy/what-if: {"policy": <a policy document>}.
 // POST /v1/policy/what-if: {"policy": <a policy document>, "trusted_roots"?: {"<file>": "<text>"}}:
 // the trust roots the policy names are given by the request, under the file name the policy gives
 // each (the daemon reads no file a request names).
@@ -60,6 +67,7 @@ struct WhatIfRequest {
 
 Result<PromotionRequest> read_promotion_request(const nlohmann::json& body);
 Result<DeploymentRequest> read_deployment_request(const nlohmann::json& body);
+Result<ObservationRequest> read_observation_request(const nlohmann::json& body);
 Result<RollbackRequest> read_rollback_request(const nlohmann::json& body);
 Result<RevocationRequest> read_revocation_request(const nlohmann::json& body);
 Result<WhatIfRequest> read_what_if_request(const nlohmann::json& body);

@@ -2,6 +2,7 @@
 
 #include "daemon/core.hpp"
 #include "daemon/log.hpp"
+#include "daemon/observer.hpp"
 #include "daemon/router.hpp"
 #include "util/files.hpp"
 
@@ -14,9 +15,12 @@ Service::Service(Config config,
                  Metrics& metrics,
                  FactsCacheLimits cache_limits)
     : m_core(std::make_unique<Core>(std::move(config), std::move(ledger), metrics, cache_limits)),
-      m_router(std::make_unique<Router>(route_table())) {}
+      m_router(std::make_unique<Router>(route_table())) {
+  m_core->observer->start();
+}
 
 Service::~Service() {
+  m_core->observer->stop();
   m_core->ledger->close();
 }
 
@@ -30,6 +34,7 @@ ledger::Ledger& Service::ledger() {
 
 void Service::set_stopping() {
   m_core->stopping = true;
+  m_core->observer->request_stop();
 }
 
 bool Service::ready() const {

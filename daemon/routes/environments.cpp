@@ -4,6 +4,7 @@
 #include "daemon/log.hpp"
 #include "daemon/render.hpp"
 #include "daemon/routes/handlers.hpp"
+#include "policy/evidence.hpp"
 #include "policy/reference.hpp"
 
 #include <map>
@@ -14,10 +15,54 @@ using nlohmann::json;
 
 namespace {
 
-// {"current", "last_known_good"} of the slot `s`.
-json repository_json(ledger::View& view, const ledger::Slot& s) {
+// What the newest observation of `facts`' digest found: {"seq", "time", "ok", "problems"}, or
+// null when it was never observed.
+json observed_json(const policy::Facts* facts) {
+  if (facts == nullptr || !facts->observation.is_object()) {
+    return nullptr;
+  }
+  const json& newest = facts->observation;
+  const auto findings = policy::judge_observation(*facts, newest["body"]);
+  return json{{"seq", newest["seq"]},
+              {"time", newest["time"]},
+              {"ok", findings.ok()},
+              {"problems", findings.problems()}};
+}
+
+// {"current", "last_known_good", "observed"} of the slot `s`.
+json repository_json(Core& core, ledger::View& view, const ledger::Slot& s) {
+  const auto cached = core.facts_cache.get(view, s.digest);
   return json{{"current", slot_json(s.repository, s.digest, s.seq, s.time)},
-              {"last_known_good", lkg_json(last_known_good(view, s.environment, s.repository))}};
+              {"last_known_good", lkg_json(last_known_good(view, s.environment, s.repository))},
+              {"observed", observed_json(cached ? cached->facts().get() : nullptr)}};
+}
+
+// The environment's "observed": its repositories' newest observations together, or null when
+// none of its current digests was observed: the newest seq and time, ok only when every one is,
+// and every problem.
+json environment_observed(const json& repositories) {
+  json out = nullptr;
+  for (const auto& [name, repo] : repositories.items()) {
+    const json& observed = repo["observed"];
+    if (observed.is_null()) {
+      continue;
+    }
+    if (out.is_null()) {
+      out = json{{"seq", observed["seq"]},
+                 {"time", observed["time"]},
+                 {"ok", true},
+                 {"problems", json::array()}};
+    }
+    if (observed["seq"].get<std::int64_t>() > out["seq"].get<std::int64_t>()) {
+      out["seq"] = observed["seq"];
+      out["time"] = observed["time"];
+    }
+    out["ok"] = out["ok"].get<bool>() && observed["ok"].get<bool>();
+    for (const json& problem : observed["problems"]) {
+      out["problems"].push_back(problem);
+    }
+  }
+  return out;
 }
 
 // The `limit` and `repository` query parameters of GET /v1/environments/{env}; answers 400 and
@@ -58,7 +103,7 @@ void get_environments(Core& core, const Ctx& ctx) {
       envs.try_emplace(name, json::object());
     }
     for (const auto& s : view.slots("")) {
-      envs[s.environment][s.repository] = repository_json(view, s);
+      envs[s.environment][s.repository] = repository_json(core, view, s);
     }
   });
   if (!read) {
@@ -87,7 +132,7 @@ void get_environment(Core& core, const Ctx& ctx) {
   bool read = core.read(ctx, [&](ledger::View& view) {
     for (const auto& s : view.slots(env)) {
       if (repository.empty() || s.repository == repository) {
-        repos[s.repository] = repository_json(view, s);
+        repos[s.repository] = repository_json(core, view, s);
       }
     }
     for (const auto& e : view.environment_history(env, repository, limit)) {
@@ -101,7 +146,10 @@ void get_environment(Core& core, const Ctx& ctx) {
     ctx->error(404, "not-found", "no environment '" + env + "' in the policy or the ledger");
     return;
   }
-  ctx->reply(200, json{{"name", env}, {"repositories", repos}, {"history", history}});
+  ctx->reply(200, json{{"name", env},
+                       {"repositories", repos},
+                       {"observed", environment_observed(repos)},
+                       {"history", history}});
 }
 
 void post_deployment(Core& core, const Ctx& ctx) {

@@ -53,6 +53,10 @@ void get_validation_schema(Core& core, const Ctx& ctx);
 // admission.cpp: a token of any role, or a client certificate verified by TLS.
 void post_admission(Core& core, const Ctx& ctx);
 
+// observations.cpp
+void post_observation(Core& core, const Ctx& ctx);
+void get_resolve(Core& core, const Ctx& ctx);
+
 // policy.cpp
 void get_policy(Core& core, const Ctx& ctx);
 void post_what_if(Core& core, const Ctx& ctx);

@@ -34,6 +34,9 @@ constexpr Route k_routes[] = {
   // Break glass needs operator, not promoter: the handler checks which of the two it needs.
   {"POST", "/v1/promotions",                        "promoter|operator", post_promotion},
   {"POST", "/v1/revocations",                       "operator",          post_revocation},
+  // Registry calls, on the observer's threads.
+  {"POST", "/v1/observations",                      "recorder|operator", post_observation},
+  {"GET",  "/v1/resolve",                           "any",               get_resolve},
   // Kubernetes' webhook client may authenticate with a client certificate instead of a token.
   {"POST", "/v1/admission/{environment}",           "any-or-certificate", post_admission},
 };

@@ -1,5 +1,6 @@
 // POST /v1/validations: record CI's evidence about a digest, with the daemon's own checks.
 #include "daemon/core.hpp"
+#include "daemon/observer.hpp"
 #include "daemon/routes/handlers.hpp"
 #include "policy/evidence.hpp"
 
@@ -48,7 +49,8 @@ void post_validation(Core& core, const Ctx& ctx) {
                               {"evidence", rec->document},
                               {"checks", out->checks}}};
   };
-  auto committed = [ctx, rec, out](const ledger::Committed& c) {
+  auto committed = [ctx, rec, out, observer = core.observer.get()](const ledger::Committed& c) {
+    observer->after_validation(rec->digest);
     ctx->reply(201, json{{"seq", c.entry.seq},
                          {"digest", rec->digest},
                          {"repository", rec->repository},

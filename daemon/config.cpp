@@ -211,20 +211,39 @@ Result<void> read_registries(FieldReader& r, Config& config, const std::string& 
   return {};
 }
 
-Result<void> read_observe_interval(FieldReader& r, Config& config) {
-  auto interval = r.optional_string("observe_interval");
+// The duration field `key`, when present, into `target`: from 1s to `max_ns`.
+Result<bool> duration(FieldReader& r,
+                      std::string_view key,
+                      std::int64_t max_ns,
+                      std::chrono::milliseconds& target) {
+  auto text = r.optional_string(key);
+  if (!text) {
+    return text.error();
+  }
+  if (!text->has_value()) {
+    return false;
+  }
+  auto ns = parse_duration_ns(**text);
+  if (!ns || *ns < 1'000'000'000LL || *ns > max_ns) {
+    return r.error(key, "must be a duration from 1s to " +
+                            std::to_string(max_ns / 3'600'000'000'000LL) +
+                            "h, such as 30s, 15m or 24h");
+  }
+  target = std::chrono::milliseconds(*ns / 1'000'000);
+  return true;
+}
+
+Result<void> read_observation_settings(FieldReader& r, Config& config) {
+  constexpr std::int64_t k_hour_ns = 3'600'000'000'000LL;
+  auto interval = duration(r, "observe_interval", 24 * 7 * k_hour_ns, config.observe_interval);
   if (!interval) {
     return interval.error();
   }
-  if (!interval->has_value()) {
-    return {};
+  config.observe = config.observe || *interval;
+  auto timeout = duration(r, "registry_timeout", k_hour_ns, config.registry_timeout);
+  if (!timeout) {
+    return timeout.error();
   }
-  auto ns = parse_duration_ns(**interval);
-  if (!ns || *ns < 1'000'000'000LL) {
-    return r.error("observe_interval", "must be a duration of at least 1s (30s, 15m, 24h)");
-  }
-  config.observe = true;
-  config.observe_interval = std::chrono::milliseconds(*ns / 1'000'000);
   return {};
 }
 
@@ -265,7 +284,7 @@ Result<void> read_config(FieldReader& r, Config& config, const std::string& base
   DG_TRY(r.optional_object("ledger",
                            [&](FieldReader& l) { return read_ledger(l, config.ledger, base); }));
   DG_TRY(read_registries(r, config, base));
-  DG_TRY(read_observe_interval(r, config));
+  DG_TRY(read_observation_settings(r, config));
   return {};
 }
 

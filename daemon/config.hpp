@@ -70,6 +70,8 @@ struct Config {
   // configuration has a `registries` object (even an empty one) or an `observe_interval`.
   bool observe = false;
   std::chrono::milliseconds observe_interval{15 * 60 * 1000};
+  // Deadline of each HTTP exchange with a registry (`registry_timeout`).
+  std::chrono::milliseconds registry_timeout{10 * 1000};
 
   // The ledger's database, as the ledger names it: the SQLite file or the PostgreSQL URL.
   std::string ledger_path() const {

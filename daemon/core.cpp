@@ -18,6 +18,7 @@ ObserverOptions observer_options(const Config& config) {
   }
   options.background = config.observe;
   options.interval = config.observe_interval;
+  options.client.timeout = config.registry_timeout;
   return options;
 }
 

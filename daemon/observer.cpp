@@ -66,7 +66,7 @@ void Observer::start() {
     m_threads.emplace_back([this] {
       std::unique_lock timer(m_mutex);
       while (!m_stopping) {
-        if (m_wake.wait_for(timer, m_options.interval, [this] { return m_stopping; })) {
+        if (m_timer_wake.wait_for(timer, m_options.interval, [this] { return m_stopping; })) {
           break;
         }
         timer.unlock();
@@ -87,6 +87,7 @@ void Observer::request_stop() {
     urgent.swap(m_urgent);
   }
   m_wake.notify_all();
+  m_timer_wake.notify_all();
   // Requests still queued are answered now (503: each job sees m_stopping).
   for (auto& job : urgent) {
     job();

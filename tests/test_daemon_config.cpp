@@ -87,3 +87,73 @@ TEST_CASE("A bad configuration is refused with a message that names the field") 
 }
 
 TEST_SUITE_END();
+
+TEST_SUITE_BEGIN("daemon config registries");
+
+TEST_CASE("Registries: endpoints, credentials from a password_file, a ca_file, the intervals") {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("dg-config-reg-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "ghcr.token") << "s3cret\n";
+  std::ofstream(dir / "ca.pem") << "-----BEGIN CERTIFICATE-----\n";
+  const std::string path = (dir / "digestgated.json").string();
+  std::ofstream(path) << with(R"(, "registries": {
+      "ghcr.io": {"username": "bot", "password_file": "ghcr.token"},
+      "127.0.0.1:5000": {"endpoint": "http://127.0.0.1:5000/", "ca_file": "ca.pem"}},
+      "observe_interval": "15m", "registry_timeout": "3s")");
+  auto config = load_config(path);
+  REQUIRE_MESSAGE(config, config.error().message);
+  CHECK(config->observe);
+  CHECK(config->observe_interval == std::chrono::minutes(15));
+  CHECK(config->registry_timeout == std::chrono::seconds(3));
+  REQUIRE(config->registries.size() == 2);
+  const auto& ghcr = config->registries.at("ghcr.io");
+  CHECK(ghcr.endpoint.empty());
+  CHECK(ghcr.username == "bot");
+  CHECK(ghcr.password == "s3cret");
+  const auto& local = config->registries.at("127.0.0.1:5000");
+  CHECK(local.endpoint == "http://127.0.0.1:5000");
+  CHECK(local.ca_file == (dir / "ca.pem").string());
+  std::filesystem::remove_all(dir);
+
+  auto none = load(with(""));
+  REQUIRE(none);
+  CHECK_FALSE(none->observe);
+  CHECK(none->registries.empty());
+  auto empty = load(with(R"(, "registries": {})"));
+  REQUIRE(empty);
+  CHECK(empty->observe);
+}
+
+TEST_CASE("Bad registry settings are refused with a message that names the field") {
+  struct Row {
+    std::string text;
+    const char* message;
+  };
+  const Row rows[] = {
+      {with(R"(, "registries": {"ghcr.io": {"endpoint": "ftp://x"}})"),
+       "config: registries.ghcr.io.endpoint: must be an https:// or http:// URL"},
+      {with(R"(, "registries": {"ghcr.io": {"user": "bot"}})"),
+       "config: registries.ghcr.io.user: unknown field"},
+      {with(R"(, "registries": {"ghcr.io": {"username": "bot", "password_file": "nope"}})"),
+       "config: registries.ghcr.io.password_file: cannot read"},
+      {with(R"(, "registries": {"ghcr.io": {"password_file": "nope"}})"),
+       "config: registries.ghcr.io.username: is required"},
+      {with(R"(, "registries": {"ghcr.io/acme": {}})"),
+       "config: registries.ghcr.io/acme: must be a registry host"},
+      {with(R"(, "registries": {"ghcr.io": {"ca_file": "missing.pem"}})"),
+       "config: registries.ghcr.io.ca_file: cannot read"},
+      {with(R"(, "registries": [])"), "config: registries: must be an object"},
+      {with(R"(, "observe_interval": "0s")"), "config: observe_interval: must be a duration"},
+      {with(R"(, "observe_interval": "soon")"), "config: observe_interval: must be a duration"},
+      {with(R"(, "registry_timeout": 5)"), "config: registry_timeout: must be a string"},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.text);
+    auto config = load(row.text);
+    REQUIRE_FALSE(config);
+    CHECK_MESSAGE(config.error().message.rfind(row.message, 0) == 0, config.error().message);
+  }
+}
+
+TEST_SUITE_END();

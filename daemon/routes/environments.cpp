@@ -29,24 +29,29 @@ json observed_json(const policy::Facts* facts) {
               {"problems", findings.problems()}};
 }
 
-// {"current", "last_known_good", "observed"} of the slot `s`.
+// {"current", "last_known_good", "observed"?} of the slot `s`: `observed` only once its digest was
+// observed, so that a daemon without registries answers the contract's shape exactly.
 json repository_json(Core& core, ledger::View& view, const ledger::Slot& s) {
   const auto cached = core.facts_cache.get(view, s.digest);
-  return json{{"current", slot_json(s.repository, s.digest, s.seq, s.time)},
-              {"last_known_good", lkg_json(last_known_good(view, s.environment, s.repository))},
-              {"observed", observed_json(cached ? cached->facts().get() : nullptr)}};
+  json out{{"current", slot_json(s.repository, s.digest, s.seq, s.time)},
+           {"last_known_good", lkg_json(last_known_good(view, s.environment, s.repository))}};
+  if (json observed = observed_json(cached ? cached->facts().get() : nullptr);
+      !observed.is_null()) {
+    out["observed"] = std::move(observed);
+  }
+  return out;
 }
 
-// The environment's "observed": its repositories' newest observations together, or null when
-// none of its current digests was observed: the newest seq and time, ok only when every one is,
-// and every problem.
+// The environment's "observed": its repositories' newest observations together, or null (left
+// out) when none of its current digests was observed: the newest seq and time, ok only when every
+// one is, and every problem.
 json environment_observed(const json& repositories) {
   json out = nullptr;
   for (const auto& [name, repo] : repositories.items()) {
-    const json& observed = repo["observed"];
-    if (observed.is_null()) {
+    if (!repo.contains("observed")) {
       continue;
     }
+    const json& observed = repo["observed"];
     if (out.is_null()) {
       out = json{{"seq", observed["seq"]},
                  {"time", observed["time"]},
@@ -146,10 +151,11 @@ void get_environment(Core& core, const Ctx& ctx) {
     ctx->error(404, "not-found", "no environment '" + env + "' in the policy or the ledger");
     return;
   }
-  ctx->reply(200, json{{"name", env},
-                       {"repositories", repos},
-                       {"observed", environment_observed(repos)},
-                       {"history", history}});
+  json answer{{"name", env}, {"repositories", repos}, {"history", history}};
+  if (json observed = environment_observed(repos); !observed.is_null()) {
+    answer["observed"] = std::move(observed);
+  }
+  ctx->reply(200, answer);
 }
 
 void post_deployment(Core& core, const Ctx& ctx) {

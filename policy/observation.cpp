@@ -40,6 +40,15 @@ void merge_observation(Facts& facts, const json& body, std::int64_t seq, const s
     return;
   }
   facts.observation = json{{"seq", seq}, {"time", time}, {"body", body}};
+  // Sigstore bundles found among the referrers count as recorded ones ({"bundle"} items; a
+  // registry holds no detached payload, so a message-signature bundle verifies against nothing).
+  if (auto list = body.find("bundles"); list != body.end() && list->is_array()) {
+    for (const json& bundle : *list) {
+      if (bundle.is_object()) {
+        add_unique(facts.bundles, json{{"bundle", bundle}});
+      }
+    }
+  }
   for (const char* kind : {"signatures", "attestations"}) {
     auto list = body.find(kind);
     if (list == body.end() || !list->is_array()) {

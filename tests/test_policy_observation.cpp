@@ -134,15 +134,21 @@ TEST_CASE("The newest observation decides: none, too old, unanswered, lacking, o
   }
 }
 
-TEST_CASE("Signatures and attestations an observation found count as recorded") {
+TEST_CASE("Signatures, attestations and bundles an observation found count as recorded") {
   Facts facts = recorded_facts();
+  const std::size_t bundles_before = facts.bundles.size();
   json body = observation(now_ns(), json::array());
   body["signatures"] = json::array({{{"payload", "cA=="}, {"signature", "c2ln"}}});
   body["attestations"] = json::array({{{"envelope", {{"payloadType", "x"}}}}});
+  const json bundle = {{"mediaType", "application/vnd.dev.sigstore.bundle.v0.3+json"},
+                       {"dsseEnvelope", {{"payloadType", "application/vnd.in-toto+json"}}}};
+  body["bundles"] = json::array({bundle});
   merge_observation(facts, body, 2, "2026-01-01T00:00:00Z");
   merge_observation(facts, body, 3, "2026-01-01T00:00:01Z");
   CHECK(facts.signatures.size() == 1);
   CHECK(facts.attestations.size() == 1);
+  REQUIRE(facts.bundles.size() == bundles_before + 1);
+  CHECK(facts.bundles.back() == json{{"bundle", bundle}});
   CHECK(facts.observation["seq"] == 3);
 }
 

@@ -10,6 +10,7 @@
 #include "bench/slow_sync_vfs.hpp"
 #include "bench/support.hpp"
 
+#include "tests/support/daemon.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sigstore_pki.hpp"
@@ -101,18 +102,6 @@ json parse_output(const test::ProcessResult& r, const std::string& what) {
     throw std::runtime_error(what + " printed no JSON:\n" + tail(r.out + r.err));
   }
   return j;
-}
-
-// A value of the Prometheus exposition `text` ("name value" lines without labels).
-double metric(const std::string& text, const std::string& name) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name + " ", 0) == 0) {
-      return std::strtod(line.c_str() + name.size() + 1, nullptr);
-    }
-  }
-  return 0;
 }
 
 // --- digestgated under test ---------------------------------------------------------------
@@ -603,7 +592,7 @@ json write_path(const Settings& s, const std::string& work, int sync_delay_us = 
                       {"load_average", load_average()}});
   }
   std::string metrics = daemon.request("GET", "/metrics").body;
-  double batches = metric(metrics, "digestgate_ledger_commit_batch_size_count");
+  double batches = test::metric_sample(metrics, "digestgate_ledger_commit_batch_size_count");
   json out = {
       {"connections", s.write_connections},
       {"request", "POST /v1/promotions (approved, ledgered, durable before the answer), "
@@ -620,10 +609,13 @@ json write_path(const Settings& s, const std::string& work, int sync_delay_us = 
       {"digestgate_p99_ms", median(dg_p99)},
       {"commits", batches},
       {"mean_commit_batch",
-       batches > 0 ? metric(metrics, "digestgate_ledger_commit_batch_size_sum") / batches : 0.0},
+       batches > 0
+           ? test::metric_sample(metrics, "digestgate_ledger_commit_batch_size_sum") / batches
+           : 0.0},
       {"mean_commit_ms",
-       batches > 0 ? 1000 * metric(metrics, "digestgate_ledger_append_seconds_sum") / batches
-                   : 0.0},
+       batches > 0
+           ? 1000 * test::metric_sample(metrics, "digestgate_ledger_append_seconds_sum") / batches
+           : 0.0},
       {"rounds", rounds}};
   return out;
 }

@@ -62,18 +62,6 @@ json pod_review(const std::vector<std::string>& images, const std::string& uid =
   return review;
 }
 
-// The value of the sample `series` ("name{labels}") in a Prometheus exposition, or 0.
-double sample(const std::string& exposition, const std::string& series) {
-  std::istringstream in(exposition);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return 0;
-}
-
 struct Cluster {
   Daemon daemon{admission_policy()};
 
@@ -280,18 +268,18 @@ TEST_CASE("A refused pod lists each image with its reason codes, in the order of
     const std::string after = cluster.metrics();
     const std::string refused =
         "digestgate_admission_reviews_total{environment=\"production\",allowed=\"false\"}";
-    CHECK(sample(after, refused) == sample(before_metrics, refused) + 1);
+    CHECK(metric_sample(after, refused) == metric_sample(before_metrics, refused) + 1);
     for (const char* code : {"mutable-reference", "malformed-reference", "not-approved",
                              "unknown-digest", "revoked"}) {
       INFO(code);
       const std::string series = "digestgate_admission_refusals_total{environment=\"production\","
                                  "reason=\"" +
                                  std::string(code) + "\"}";
-      CHECK(sample(after, series) > sample(before_metrics, series));
+      CHECK(metric_sample(after, series) > metric_sample(before_metrics, series));
     }
-    CHECK(sample(after, "digestgate_admission_refusals_total{environment=\"production\","
-                        "reason=\"mutable-reference\"}") == 2);
-    CHECK(sample(after, "digestgate_admission_seconds_count") >= 1);
+    CHECK(metric_sample(after, "digestgate_admission_refusals_total{environment=\"production\","
+                               "reason=\"mutable-reference\"}") == 2);
+    CHECK(metric_sample(after, "digestgate_admission_seconds_count") >= 1);
     CHECK(cluster.entries() == before);
   }
 }

@@ -4,11 +4,13 @@
 #include "tests/support/posix.hpp"
 #include "util/crypto.hpp"
 
+#include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <sstream>
 #include <sys/stat.h>
 #include <thread>
 
@@ -298,6 +300,17 @@ CliResult Daemon::cli(const std::vector<std::string>& args,
   std::vector<std::string> argv = {DG_CLI_PATH, "--url", url()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv, {{"DIGESTGATE_URL", ""}, {"DIGESTGATE_TOKEN", token}}, stdin_data);
+}
+
+double metric_sample(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) {
+      return std::strtod(line.c_str() + series.size() + 1, nullptr);
+    }
+  }
+  return 0;
 }
 
 std::string sample_digest(int n) {

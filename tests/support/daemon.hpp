@@ -142,6 +142,10 @@ private:
 // "sha256:" + 64 lowercase hex, deterministic in `n` (the SHA-256 of "digest-<n>").
 std::string sample_digest(int n);
 
+// The value of the sample `series` ("name", or "name{labels}" spelled as the daemon writes it) in
+// the Prometheus exposition `text` (GET /metrics), or 0 when it has no such sample.
+double metric_sample(const std::string& text, const std::string& series);
+
 // Polls `predicate` every 20 ms until it returns true (then returns true) or `timeout` elapses
 // (then returns false).
 bool wait_until(const std::function<bool()>& predicate,

@@ -81,25 +81,19 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string listen = "127.0.0.1:0";
-  std::string address_file;
-  int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--listen") {
-      listen = args[i + 1];
-    } else if (args[i] == "--address-file") {
-      address_file = args[i + 1];
-    } else if (args[i] == "--threads") {
-      threads = std::stoi(args[i + 1]);
-    } else {
-      std::cerr << "dg_bench_bare_server: unknown argument '" << args[i] << "'\n";
-      return 2;
-    }
+  const std::string usage =
+      "usage: dg_bench_bare_server --address-file FILE [--listen HOST:PORT] [--threads N]\n";
+  const auto args = dg::bench::CommandLine::parse(
+      argc, argv, {"--listen", "--address-file", "--threads"}, "dg_bench_bare_server", usage);
+  if (!args) {
+    return 2;
   }
-  if (address_file.empty() || args.size() % 2 != 0) {
-    std::cerr << "usage: dg_bench_bare_server --address-file FILE [--listen HOST:PORT] "
-                 "[--threads N]\n";
+  const std::string listen = args->text("--listen", "127.0.0.1:0");
+  const std::string address_file = args->text("--address-file");
+  const int threads = static_cast<int>(args->integer(
+      "--threads", static_cast<int>(std::max(2u, std::thread::hardware_concurrency()))));
+  if (address_file.empty()) {
+    std::cerr << usage;
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);

@@ -315,29 +315,21 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  std::vector<std::string> args(argv + 1, argv + argc);
+  const auto args = dg::bench::CommandLine::parse(
+      argc, argv,
+      {"--state-dir", "--entries", "--origin", "--repositories", "--in-flight", "--lookups"},
+      "dg_bench_fill", k_usage);
+  if (!args) {
+    return 2;
+  }
   try {
-    for (std::size_t i = 0; i < args.size(); i += 2) {
-      if (i + 1 >= args.size()) {
-        throw std::invalid_argument(args[i] + " needs a value");
-      }
-      const std::string& v = args[i + 1];
-      if (args[i] == "--state-dir") {
-        o.state_dir = v;
-      } else if (args[i] == "--entries") {
-        o.entries = std::stoll(v);
-      } else if (args[i] == "--origin") {
-        o.origin = v;
-      } else if (args[i] == "--repositories") {
-        o.repositories = std::stoi(v);
-      } else if (args[i] == "--in-flight") {
-        o.in_flight = static_cast<std::size_t>(std::stoul(v));
-      } else if (args[i] == "--lookups") {
-        o.lookups = std::stoi(v);
-      } else {
-        throw std::invalid_argument("unknown argument '" + args[i] + "'");
-      }
-    }
+    o.state_dir = args->text("--state-dir");
+    o.entries = args->integer("--entries", 0);
+    o.origin = args->text("--origin", o.origin);
+    o.repositories = static_cast<int>(args->integer("--repositories", o.repositories));
+    const long long in_flight = args->integer("--in-flight", static_cast<long long>(o.in_flight));
+    o.in_flight = static_cast<std::size_t>(std::max(0LL, in_flight));
+    o.lookups = static_cast<int>(args->integer("--lookups", o.lookups));
     if (o.state_dir.empty() || o.entries < 1 || o.repositories < 1 || o.in_flight < 1) {
       throw std::invalid_argument("--state-dir and a positive --entries are required");
     }

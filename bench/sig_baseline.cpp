@@ -36,24 +36,18 @@ std::string decoded(const nlohmann::json& v) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string bodies_file;
-  std::string key_file;
-  int rounds = 1;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--bodies-file") {
-      bodies_file = args[i + 1];
-    } else if (args[i] == "--public-key") {
-      key_file = args[i + 1];
-    } else if (args[i] == "--rounds") {
-      rounds = std::stoi(args[i + 1]);
-    } else {
-      std::cerr << "dg_bench_verify: unknown argument '" << args[i] << "'\n";
-      return 2;
-    }
+  const std::string usage =
+      "usage: dg_bench_verify --bodies-file F --public-key PEMFILE [--rounds N]\n";
+  const auto args = dg::bench::CommandLine::parse(
+      argc, argv, {"--bodies-file", "--public-key", "--rounds"}, "dg_bench_verify", usage);
+  if (!args) {
+    return 2;
   }
-  if (bodies_file.empty() || key_file.empty() || args.size() % 2 != 0 || rounds < 1) {
-    std::cerr << "usage: dg_bench_verify --bodies-file F --public-key PEMFILE [--rounds N]\n";
+  const std::string bodies_file = args->text("--bodies-file");
+  const std::string key_file = args->text("--public-key");
+  const int rounds = static_cast<int>(args->integer("--rounds", 1));
+  if (bodies_file.empty() || key_file.empty() || rounds < 1) {
+    std::cerr << usage;
     return 2;
   }
   try {

@@ -307,23 +307,19 @@ json run(std::size_t count, int rounds) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::size_t count = 200;
-  int rounds = 5;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--bundles") {
-      count = std::stoul(args[i + 1]);
-    } else if (args[i] == "--rounds") {
-      rounds = std::stoi(args[i + 1]);
-    } else {
-      std::cerr << "dg_bench_sigstore: unknown argument '" << args[i] << "'\n";
-      return 2;
-    }
-  }
-  if (args.size() % 2 != 0 || count < 1 || rounds < 1) {
-    std::cerr << "usage: dg_bench_sigstore [--bundles N] [--rounds R]\n";
+  const std::string usage = "usage: dg_bench_sigstore [--bundles N] [--rounds R]\n";
+  const auto args = dg::bench::CommandLine::parse(argc, argv, {"--bundles", "--rounds"},
+                                                  "dg_bench_sigstore", usage);
+  if (!args) {
     return 2;
   }
+  const long long bundles = args->integer("--bundles", 200);
+  const int rounds = static_cast<int>(args->integer("--rounds", 5));
+  if (bundles < 1 || rounds < 1) {
+    std::cerr << usage;
+    return 2;
+  }
+  const auto count = static_cast<std::size_t>(bundles);
   try {
     std::cout << run(count, rounds).dump() << "\n";
     return 0;

@@ -25,24 +25,17 @@ void check(sqlite3* db, int rc, const char* what) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string dir;
-  double seconds = 10;
-  std::size_t row_bytes = 700;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--dir") {
-      dir = args[i + 1];
-    } else if (args[i] == "--seconds") {
-      seconds = std::stod(args[i + 1]);
-    } else if (args[i] == "--row-bytes") {
-      row_bytes = std::stoul(args[i + 1]);
-    } else {
-      std::cerr << "dg_bench_sqlite: unknown argument '" << args[i] << "'\n";
-      return 2;
-    }
+  const std::string usage = "usage: dg_bench_sqlite --dir DIR [--seconds S] [--row-bytes B]\n";
+  const auto args = dg::bench::CommandLine::parse(argc, argv, {"--dir", "--seconds", "--row-bytes"},
+                                                  "dg_bench_sqlite", usage);
+  if (!args) {
+    return 2;
   }
-  if (dir.empty() || args.size() % 2 != 0) {
-    std::cerr << "usage: dg_bench_sqlite --dir DIR [--seconds S] [--row-bytes B]\n";
+  const std::string dir = args->text("--dir");
+  const double seconds = args->number("--seconds", 10);
+  const auto row_bytes = static_cast<std::size_t>(args->integer("--row-bytes", 700));
+  if (dir.empty()) {
+    std::cerr << usage;
     return 2;
   }
   // DG_BENCH_SYNC_DELAY_US: the slow-sync seam, as digestgated_bench has it.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
@@ -44,6 +45,69 @@ Percentiles percentiles(std::vector<std::uint32_t>& samples_us) {
   double sum = std::accumulate(samples_us.begin(), samples_us.end(), 0.0);
   p.mean_ms = sum / static_cast<double>(samples_us.size()) / 1000.0;
   return p;
+}
+
+// --- Command lines ------------------------------------------------------------------------
+
+std::optional<CommandLine> CommandLine::parse(int argc,
+                                              char** argv,
+                                              const std::set<std::string, std::less<>>& names,
+                                              const std::string& program,
+                                              const std::string& usage) {
+  CommandLine line;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string name = argv[i];
+    std::string problem;
+    if (names.count(name) == 0) {
+      problem = "unknown argument '" + name + "'";
+    } else if (i + 1 >= argc) {
+      problem = name + " needs a value";
+    }
+    if (!problem.empty()) {
+      std::cerr << program << ": " << problem << "\n" << usage;
+      return std::nullopt;
+    }
+    line.m_values[name] = argv[i + 1];
+  }
+  return line;
+}
+
+std::string CommandLine::text(std::string_view name, const std::string& fallback) const {
+  const auto it = m_values.find(name);
+  return it == m_values.end() ? fallback : it->second;
+}
+
+long long CommandLine::integer(std::string_view name, long long fallback) const {
+  const auto it = m_values.find(name);
+  if (it == m_values.end()) {
+    return fallback;
+  }
+  try {
+    std::size_t used = 0;
+    const long long value = std::stoll(it->second, &used);
+    if (used == it->second.size()) {
+      return value;
+    }
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument(std::string(name) + " takes a whole number, not '" + it->second +
+                              "'");
+}
+
+double CommandLine::number(std::string_view name, double fallback) const {
+  const auto it = m_values.find(name);
+  if (it == m_values.end()) {
+    return fallback;
+  }
+  try {
+    std::size_t used = 0;
+    const double value = std::stod(it->second, &used);
+    if (used == it->second.size()) {
+      return value;
+    }
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument(std::string(name) + " takes a number, not '" + it->second + "'");
 }
 
 // --- Files and the machine ----------------------------------------------------------------

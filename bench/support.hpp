@@ -10,7 +10,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <vector>
 
@@ -31,6 +35,30 @@ struct Percentiles {
   json to_json() const;
 };
 Percentiles percentiles(std::vector<std::uint32_t>& samples_us);
+
+// --- Command lines ------------------------------------------------------------------------
+
+// The command line of a benchmark program: `--name value` pairs, each name one of those it was
+// parsed against. The number readers throw std::invalid_argument naming the option whose value
+// is not a number.
+class CommandLine {
+public:
+  // Parses argv[1..]. On an argument that is not one of `names` or lacks its value, prints
+  // "`program`: ..." and `usage` on stderr and returns nullopt.
+  static std::optional<CommandLine> parse(int argc,
+                                          char** argv,
+                                          const std::set<std::string, std::less<>>& names,
+                                          const std::string& program,
+                                          const std::string& usage);
+
+  // The value of `name`, or `fallback` when it is not given.
+  std::string text(std::string_view name, const std::string& fallback = "") const;
+  long long integer(std::string_view name, long long fallback) const;
+  double number(std::string_view name, double fallback) const;
+
+private:
+  std::map<std::string, std::string, std::less<>> m_values;
+};
 
 // --- Files and the machine ----------------------------------------------------------------
 

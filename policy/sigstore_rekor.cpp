@@ -1,6 +1,7 @@
-// Rekor (v1) transparency-log entries: the signed entry timestamp, the inclusion proof and its
-// signed checkpoint, and the entry body re-derived from the bundle (hashedrekord 0.0.1, dsse 0.0.1,
-// intoto 0.0.2). Follows sigstore-go's pkg/tlog and pkg/verify/tlog.go.
+// Rekor transparency-log entries: the signed entry timestamp, the inclusion proof and its signed
+// checkpoint, and the entry body re-derived from the bundle (Rekor v1: hashedrekord 0.0.1, dsse
+// 0.0.1, intoto 0.0.2; Rekor v2: hashedrekord 0.0.2, dsse 0.0.2). Follows sigstore-go's pkg/tlog
+// and pkg/verify/tlog.go.
 #include "policy/sigstore_rekor.hpp"
 
 #include "policy/sigstore_openssl.hpp"
@@ -84,6 +85,54 @@ Result<void> compare_hashedrekord(const json& spec, const Bundle& bundle) {
   if (str(spec, {"data", "hash", "algorithm"}) != rekor_algorithm(bundle.digest_algorithm) ||
       str(spec, {"data", "hash", "value"}) != to_hex(bundle.message_digest)) {
     return fail("the log entry's artifact digest is not the bundle's message digest");
+  }
+  return {};
+}
+
+// Rekor v2 (rekor-tiles) entries name the certificate by its DER bytes and hashes by the bundle's
+// own algorithm names, base64.
+Result<void> same_signer_v2(const json& signature, const Bundle& bundle) {
+  if (decoded(str(signature, {"content"})) != bundle.signature) {
+    return fail("the log entry holds another signature than the bundle's");
+  }
+  const std::string der = decoded(str(signature, {"verifier", "x509Certificate", "rawBytes"}));
+  if (der.empty() || der != bundle.leaf_der) {
+    return fail("the log entry holds another certificate than the bundle's");
+  }
+  return {};
+}
+
+Result<void> compare_hashedrekord_v2(const json& spec, const Bundle& bundle) {
+  if (bundle.dsse) {
+    return fail("a hashedrekord log entry cannot log a DSSE envelope");
+  }
+  const json v2 =
+      spec.is_object() && spec.contains("hashedRekordV002") ? spec["hashedRekordV002"] : json();
+  DG_TRY(same_signer_v2(v2.is_object() && v2.contains("signature") ? v2["signature"] : json(),
+                        bundle));
+  if (str(v2, {"data", "algorithm"}) != bundle.digest_algorithm ||
+      decoded(str(v2, {"data", "digest"})) != bundle.message_digest) {
+    return fail("the log entry's artifact digest is not the bundle's message digest");
+  }
+  return {};
+}
+
+Result<void> compare_dsse_v2(const json& spec, const Bundle& bundle) {
+  if (!bundle.dsse) {
+    return fail("a dsse log entry cannot log a message signature");
+  }
+  const json v2 = spec.is_object() && spec.contains("dsseV002") ? spec["dsseV002"] : json();
+  const json* sigs = v2.is_object() && v2.contains("signatures") ? &v2["signatures"] : nullptr;
+  if (sigs == nullptr || !sigs->is_array() || sigs->size() != 1) {
+    return fail("the dsse log entry does not hold exactly one signature");
+  }
+  DG_TRY(same_signer_v2((*sigs)[0], bundle));
+  if (str(v2, {"payloadHash", "algorithm"}) != "SHA2_256") {
+    return fail("the log entry's payload hash is not SHA-256");
+  }
+  const Hash payload = sha256(bundle.payload);
+  if (decoded(str(v2, {"payloadHash", "digest"})) != std::string(payload.begin(), payload.end())) {
+    return fail("the log entry's payload hash is not the DSSE payload's");
   }
   return {};
 }
@@ -208,12 +257,20 @@ Result<void> verify_inclusion(const TlogEntry& entry, const LogKey& log) {
   if (!note) {
     return note.error();
   }
+  // The note's key hint: the first 4 bytes of the log's id. That is the SHA-256 of the key's DER
+  // for a Rekor v1 log, and the C2SP note key id (SHA-256 of the origin, a newline, the key type
+  // and the key) for a Rekor v2 log; a v1 log whose id is something else is still found by its
+  // key's hash.
   const Hash key_hash = sha256(log.spki_der);
   const std::string hint(key_hash.begin(), key_hash.begin() + 4);
+  const std::string id_hint =
+      log.log_id.size() >= 4 ? std::string(log.log_id.begin(), log.log_id.begin() + 4) : hint;
   bool signed_by_log = false;
   for (const auto& [name, signature] : note->signatures) {
-    if (signature.size() > 4 && signature.compare(0, 4, hint) == 0 &&
-        verify_message(log.key.get(), note->text, signature.substr(4), EVP_sha256())) {
+    if (signature.size() > 4 &&
+        (signature.compare(0, 4, hint) == 0 || signature.compare(0, 4, id_hint) == 0) &&
+        verify_message(log.key.get(), note->text, signature.substr(4),
+                       default_digest(log.key.get()))) {
       signed_by_log = true;
     }
   }
@@ -245,8 +302,15 @@ Result<void> compare_body(const TlogEntry& entry, const Bundle& bundle) {
   if (entry.kind == "intoto" && entry.version == "0.0.2") {
     return compare_intoto(spec, bundle);
   }
+  if (entry.kind == "hashedrekord" && entry.version == "0.0.2") {
+    return compare_hashedrekord_v2(spec, bundle);
+  }
+  if (entry.kind == "dsse" && entry.version == "0.0.2") {
+    return compare_dsse_v2(spec, bundle);
+  }
   return fail("log entries of kind " + entry.kind + " " + entry.version +
-              " are not supported (hashedrekord 0.0.1, dsse 0.0.1 and intoto 0.0.2 are)");
+              " are not supported (hashedrekord 0.0.1 and 0.0.2, dsse 0.0.1 and 0.0.2, intoto "
+              "0.0.2 are)");
 }
 
 } // namespace dg::policy::sigstore::detail

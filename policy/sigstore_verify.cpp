@@ -53,9 +53,6 @@ void judge_entry(std::size_t i,
       slot = entry_name(i) + message;
     }
   };
-  if (entry.kind == "hashedrekord" && entry.version == "0.0.2") {
-    return note(ev.log_error, "Rekor v2 entries (hashedrekord 0.0.2) are not supported yet");
-  }
   const LogKey* log = find_log(root, entry.log_id);
   if (log == nullptr) {
     return note(ev.log_error, "it is from no transparency log of the trust root");

@@ -256,13 +256,77 @@ TEST_CASE("Authorities and logs outside their validity at the signing time give 
   }
 }
 
-TEST_CASE("A Rekor v2 entry fails closed with its own message") {
-  json bundle = pki().bundle(k_artifact, {});
-  bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"] = "0.0.2";
-  const Outcome out = run(bundle, pki().trusted_root(), bytes_of(k_artifact));
-  CHECK(out.check == "signing-time");
-  CHECK(out.error == "no verified signing time: log entry 0: Rekor v2 entries (hashedrekord "
-                     "0.0.2) are not supported yet");
+TEST_CASE("Rekor v2 entries verify by their inclusion proof and an RFC 3161 timestamp") {
+  SigstorePki::Options v2;
+  v2.rekor_v2 = true;
+  v2.tsa = true;
+  SUBCASE("a message signature (hashedrekord 0.0.2)") {
+    const Outcome out = message(v2);
+    CHECK_MESSAGE(out.verified, out.error);
+    CHECK(out.v.log_index == 1001);
+    CHECK_FALSE(out.v.integrated_time.has_value());
+    REQUIRE(out.v.signing_times.size() == 1);
+    CHECK(out.v.signing_times[0] == SigstorePki::k_signing_time + 5);
+  }
+  SUBCASE("a DSSE statement (dsse 0.0.2)") {
+    const std::string image = "sha256:" + dg::to_hex(dg::sha256("an image"));
+    v2.dsse = true;
+    auto artifact = ss::artifact_from_digest(image);
+    REQUIRE(artifact.ok());
+    const Outcome out =
+        run(pki().bundle(SigstorePki::statement(image), v2), pki().trusted_root(), *artifact);
+    CHECK_MESSAGE(out.verified, out.error);
+  }
+}
+
+TEST_CASE("Each broken part of a Rekor v2 entry fails with its own check and message") {
+  struct Case {
+    const char* name;
+    void (*set)(SigstorePki::Options&);
+    const char* check;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"no timestamp", [](auto& o) { o.tsa = false; }, "signing-time",
+       "no verified signing time: the bundle has no signed entry timestamp and no RFC 3161 "
+       "timestamp"},
+      {"checkpoint by another key", [](auto& o) { o.bad_checkpoint = true; }, "transparency-log",
+       "the checkpoint is not signed by the entry's transparency log"},
+      {"bad inclusion proof", [](auto& o) { o.bad_proof = true; }, "transparency-log",
+       "inclusion proof does not lead to its root hash"},
+      {"checkpoint of another tree", [](auto& o) { o.other_tree_checkpoint = true; },
+       "transparency-log", "the signed checkpoint is for another tree than the inclusion proof's"},
+      {"unknown log", [](auto& o) { o.unknown_log = true; }, "transparency-log",
+       "it is from no transparency log of the trust root"},
+      {"another signature logged", [](auto& o) { o.other_body = true; }, "log-entry-body",
+       "the log entry holds another signature than the bundle's"},
+      {"another certificate logged", [](auto& o) { o.other_certificate_in_body = true; },
+       "log-entry-body", "the log entry holds another certificate than the bundle's"},
+      {"another digest logged", [](auto& o) { o.other_digest_in_body = true; }, "log-entry-body",
+       "the log entry's artifact digest is not the bundle's message digest"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.name));
+    SigstorePki::Options o;
+    o.rekor_v2 = true;
+    o.tsa = true;
+    c.set(o);
+    const Outcome out = message(o);
+    CAPTURE(out.error);
+    CHECK_FALSE(out.verified);
+    CHECK(out.check == c.check);
+    CHECK(out.error.find(c.message) != std::string::npos);
+  }
+  SUBCASE("a trust root without the v2 log") {
+    SigstorePki::Options o;
+    o.rekor_v2 = true;
+    o.tsa = true;
+    json root = pki().trusted_root();
+    root["tlogs"].erase(1);
+    const Outcome out = run(pki().bundle(k_artifact, o), root, bytes_of(k_artifact));
+    CHECK(out.check == "transparency-log");
+    CHECK(out.error.find("it is from no transparency log of the trust root") != std::string::npos);
+  }
 }
 
 TEST_CASE("An identity matches on the exact issuer and the subject glob only") {

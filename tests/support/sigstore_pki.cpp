@@ -78,6 +78,20 @@ std::string sign(EVP_PKEY* key, std::string_view message) {
   return sig;
 }
 
+std::string sign_ed25519(EVP_PKEY* key, std::string_view message) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  std::size_t len = 64;
+  std::string sig(len, '\0');
+  need(EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key) == 1 &&
+           EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                          reinterpret_cast<const unsigned char*>(message.data()),
+                          message.size()) == 1,
+       "Ed25519 sign");
+  EVP_MD_CTX_free(ctx);
+  sig.resize(len);
+  return sig;
+}
+
 void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
@@ -198,6 +212,26 @@ json log_json(EVP_PKEY* key, const std::string& url) {
               {"logId", {{"keyId", base64_encode(log_id(key))}}}};
 }
 
+// The Rekor v2 log: its checkpoints are C2SP signed notes by an Ed25519 key, whose key id (the
+// log's id) is the SHA-256 of the origin, a newline, the key type 0x01 and the raw key.
+constexpr const char* k_v2_origin = "log2026.rekor.test";
+
+std::string v2_log_id(EVP_PKEY* key) {
+  unsigned char raw_key[32];
+  std::size_t len = sizeof raw_key;
+  need(EVP_PKEY_get_raw_public_key(key, raw_key, &len) == 1 && len == 32, "raw Ed25519 key");
+  const Hash h = sha256(std::string(k_v2_origin) + "\n\x01" +
+                        std::string(reinterpret_cast<char*>(raw_key), len));
+  return std::string(h.begin(), h.end());
+}
+
+json v2_log_json(EVP_PKEY* key) {
+  json log = log_json(key, std::string("https://") + k_v2_origin);
+  log["publicKey"]["keyDetails"] = "PKIX_ED25519";
+  log["logId"]["keyId"] = base64_encode(v2_log_id(key));
+  return log;
+}
+
 json authority_json(const Ca& ca, const std::string& uri) {
   return json{
       {"subject", {{"organization", "digestgate-test"}, {"commonName", uri}}},
@@ -264,6 +298,7 @@ struct SigstorePki::State {
   Ca tsa = make_ca("tsa", true);
   Ca other_tsa = make_ca("other tsa", true);
   Key log = new_key();
+  Key log_v2 = Key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"), EVP_PKEY_free);
   Key ct = new_key();
   Key other = new_key();
 
@@ -332,6 +367,7 @@ json SigstorePki::trusted_root(bool tlogs, bool ctlogs, bool tsas) const {
                {"timestampAuthorities", json::array()}};
   if (tlogs) {
     root["tlogs"].push_back(log_json(m_state->log.get(), "https://rekor.test"));
+    root["tlogs"].push_back(v2_log_json(m_state->log_v2.get()));
   }
   if (ctlogs) {
     root["ctlogs"].push_back(log_json(m_state->ct.get(), "https://ct.test"));
@@ -354,16 +390,34 @@ json SigstorePki::bundle(std::string_view content, const Options& o) const {
   const std::string signature = sign(o.bad_signature ? s.other.get() : key.get(), signed_bytes);
   const std::string logged_signature =
       o.other_body ? sign(key.get(), std::string(signed_bytes) + "x") : signature;
-  std::string logged_pem = pem;
+  Cert logged_leaf = leaf;
   if (o.other_certificate_in_body) {
     Key other_key = new_key();
-    logged_pem = pem_of(s.leaf(other_key.get(), o).get());
+    logged_leaf = s.leaf(other_key.get(), o);
   }
-  const std::string logged_hash =
-      to_hex(sha256(o.other_digest_in_body ? std::string(content) + "x" : std::string(content)));
+  const std::string logged_pem = pem_of(logged_leaf.get());
+  const Hash logged_digest =
+      sha256(o.other_digest_in_body ? std::string(content) + "x" : std::string(content));
+  const std::string logged_hash = to_hex(logged_digest);
 
   json body;
-  if (o.dsse) {
+  if (o.rekor_v2) {
+    const json signed_by = {
+        {"content", base64_encode(logged_signature)},
+        {"verifier",
+         {{"x509Certificate", {{"rawBytes", base64_encode(der_of(logged_leaf.get()))}}},
+          {"keyDetails", "PKIX_ECDSA_P256_SHA_256"}}}};
+    const json hash = {{"algorithm", "SHA2_256"}, {"digest", base64_encode(raw(logged_digest))}};
+    body = o.dsse
+               ? json{{"apiVersion", "0.0.2"},
+                      {"kind", "dsse"},
+                      {"spec",
+                       {{"dsseV002",
+                         {{"payloadHash", hash}, {"signatures", json::array({signed_by})}}}}}}
+               : json{{"apiVersion", "0.0.2"},
+                      {"kind", "hashedrekord"},
+                      {"spec", {{"hashedRekordV002", {{"data", hash}, {"signature", signed_by}}}}}};
+  } else if (o.dsse) {
     body = {{"apiVersion", "0.0.1"},
             {"kind", "dsse"},
             {"spec",
@@ -382,7 +436,9 @@ json SigstorePki::bundle(std::string_view content, const Options& o) const {
   const std::string body_text = body.dump();
   const std::int64_t integrated = o.expired_at_signing ? k_t + 3600 : k_t;
   const std::int64_t log_index = 1001;
-  const std::string id = o.unknown_log ? log_id(s.other.get()) : log_id(s.log.get());
+  const std::string id = o.unknown_log ? log_id(s.other.get())
+                         : o.rekor_v2  ? v2_log_id(s.log_v2.get())
+                                       : log_id(s.log.get());
 
   // A tree of two leaves, the entry second.
   const Hash sibling = rfc6962::leaf_hash("another entry");
@@ -391,13 +447,21 @@ json SigstorePki::bundle(std::string_view content, const Options& o) const {
     proof_hash[0] ^= 1;
   }
   const Hash root = rfc6962::node_hash(sibling, rfc6962::leaf_hash(body_text));
-  const std::string note = std::string("rekor.test - 42\n") +
-                           (o.other_tree_checkpoint ? "3\n" : "2\n") + base64_encode(raw(root)) +
-                           "\n";
-  EVP_PKEY* note_key = o.bad_checkpoint ? s.other.get() : s.log.get();
-  const std::string note_sig = key_hash_prefix(s.log.get()) + sign(note_key, note);
-  const std::string checkpoint =
-      note + "\n\xe2\x80\x94 rekor.test " + base64_encode(note_sig) + "\n";
+  const std::string origin = o.rekor_v2 ? k_v2_origin : "rekor.test - 42";
+  const std::string note =
+      origin + "\n" + (o.other_tree_checkpoint ? "3\n" : "2\n") + base64_encode(raw(root)) + "\n";
+  std::string note_sig;
+  if (o.rekor_v2) {
+    Key other_v2(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"), EVP_PKEY_free);
+    note_sig =
+        id.substr(0, 4) + sign_ed25519(o.bad_checkpoint ? other_v2.get() : s.log_v2.get(), note);
+  } else {
+    EVP_PKEY* note_key = o.bad_checkpoint ? s.other.get() : s.log.get();
+    note_sig = key_hash_prefix(s.log.get()) + sign(note_key, note);
+  }
+  const std::string checkpoint = note + "\n\xe2\x80\x94 " +
+                                 (o.rekor_v2 ? std::string(k_v2_origin) : "rekor.test") + " " +
+                                 base64_encode(note_sig) + "\n";
 
   const std::string set_text = "{\"body\":\"" + base64_encode(body_text) +
                                "\",\"integratedTime\":" + std::to_string(integrated) +
@@ -414,7 +478,11 @@ json SigstorePki::bundle(std::string_view content, const Options& o) const {
                   {"hashes", json::array({base64_encode(raw(proof_hash))})},
                   {"checkpoint", {{"envelope", checkpoint}}}}},
                 {"canonicalizedBody", base64_encode(body_text)}};
-  if (o.set) {
+  if (o.rekor_v2) {
+    // Rekor v2 entries have no integrated time and no signed entry timestamp.
+    entry["kindVersion"]["version"] = "0.0.2";
+    entry.erase("integratedTime");
+  } else if (o.set) {
     entry["inclusionPromise"] = {
         {"signedEntryTimestamp",
          base64_encode(sign(o.bad_set ? s.other.get() : s.log.get(), set_text))}};

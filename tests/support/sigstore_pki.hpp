@@ -41,6 +41,10 @@ public:
     bool other_tree_checkpoint = false;     // the checkpoint (signed by the log) is of another tree
     bool no_sct = false;                    // the leaf has no embedded SCT
     bool unknown_ct_log = false;            // the SCT is from a CT log the trust root does not list
+    // Log the entry in the Rekor v2 log instead (hashedrekord or dsse 0.0.2, an Ed25519 C2SP
+    // checkpoint, no integrated time and no SET); such a bundle is dated by an RFC 3161 timestamp
+    // (`tsa`) or by nothing.
+    bool rekor_v2 = false;
   };
 
   SigstorePki();
@@ -48,7 +52,8 @@ public:
   SigstorePki(const SigstorePki&) = delete;
   SigstorePki& operator=(const SigstorePki&) = delete;
 
-  // A trusted_root.json listing the CA and, when asked, the log, the CT log and the TSA.
+  // A trusted_root.json listing the CA and, when asked, the logs (Rekor v1 and v2), the CT log and
+  // the TSA.
   nlohmann::json trusted_root(bool tlogs = true, bool ctlogs = true, bool tsas = true) const;
 
   // A 0.3 bundle over `content`: the artifact of a message signature, or the in-toto statement of

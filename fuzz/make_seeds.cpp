@@ -9,6 +9,7 @@
 #include "policy/decision.hpp"
 #include "policy/evidence.hpp"
 #include "policy/policy.hpp"
+#include "tests/support/sigstore_pki.hpp"
 #include "util/crypto.hpp"
 #include "util/files.hpp"
 #include "util/time.hpp"
@@ -188,6 +189,82 @@ void http_seeds() {
   write("http", "23-promotion-forbidden", request('4', "POST", "/v1/promotions", promote("dev")));
 }
 
+// Bundles of the private Sigstore of dg_testkit, each beside its trust root (and alone), one
+// with each check broken. Its keys are made afresh on each run, so these seeds change every time.
+void sigstore_seeds() {
+  using dg::test::SigstorePki;
+  const SigstorePki pki;
+  const json root = pki.trusted_root();
+  const std::string payload = SigstorePki::cosign_payload(k_repository, k_digest);
+  auto pair = [&](const std::string& name, const json& bundle, const json& trusted_root) {
+    json doc = {{"trusted_root", trusted_root}, {"bundle", bundle}};
+    if (bundle.contains("dsseEnvelope")) {
+      doc["digest"] = k_digest;
+    } else {
+      doc["artifact"] = payload;
+      doc["payload"] = dg::base64_encode(payload);
+    }
+    write("sigstore", name + ".json", doc.dump());
+  };
+  auto with = [](auto set) {
+    SigstorePki::Options o;
+    set(o);
+    return o;
+  };
+  write("sigstore", "trusted-root.json", root.dump(1));
+  write("sigstore", "bundle.json", pki.bundle(payload, {}).dump(1));
+  pair("message", pki.bundle(payload, {}), root);
+  SigstorePki::Options dsse;
+  dsse.dsse = true;
+  pair("dsse-provenance",
+       pki.bundle(SigstorePki::statement(k_digest, dg::fuzz::k_builder,
+                                         "https://github.com/acme/app", dg::fuzz::k_commit),
+                  dsse),
+       root);
+  pair("tsa-only", pki.bundle(payload, with([](auto& o) {
+                                o.set = false;
+                                o.tsa = true;
+                              })),
+       pki.trusted_root(false, false, true));
+  pair("tsa-and-set", pki.bundle(payload, with([](auto& o) { o.tsa = true; })), root);
+  pair("other-ca", pki.bundle(payload, with([](auto& o) { o.other_ca = true; })), root);
+  pair("expired", pki.bundle(payload, with([](auto& o) { o.expired_at_signing = true; })), root);
+  pair("bad-set", pki.bundle(payload, with([](auto& o) { o.bad_set = true; })), root);
+  pair("bad-proof", pki.bundle(payload, with([](auto& o) {
+                                 o.tsa = true;
+                                 o.bad_proof = true;
+                               })),
+       root);
+  pair("bad-checkpoint", pki.bundle(payload, with([](auto& o) { o.bad_checkpoint = true; })), root);
+  pair("unknown-log", pki.bundle(payload, with([](auto& o) { o.unknown_log = true; })), root);
+  pair("other-body", pki.bundle(payload, with([](auto& o) { o.other_body = true; })), root);
+  pair("bad-sct", pki.bundle(payload, with([](auto& o) { o.bad_sct = true; })), root);
+  pair("bad-signature", pki.bundle(payload, with([](auto& o) { o.bad_signature = true; })), root);
+  pair("bad-tsa", pki.bundle(payload, with([](auto& o) { o.bad_tsa = true; })), root);
+  json v01 = pki.bundle(payload, {});
+  v01["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1";
+  v01["verificationMaterial"]["tlogEntries"][0].erase("inclusionProof");
+  pair("v0.1", v01, root);
+  json v02 = pki.bundle(payload, {});
+  v02["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.2";
+  json material = v02["verificationMaterial"];
+  material["x509CertificateChain"] = {{"certificates", json::array({material["certificate"]})}};
+  material.erase("certificate");
+  v02["verificationMaterial"] = material;
+  pair("v0.2-chain", v02, root);
+  pair("rekor-v2", pki.bundle(payload, with([](auto& o) {
+                                o.rekor_v2 = true;
+                                o.tsa = true;
+                              })),
+       root);
+  pair("rekor-v2-dsse", pki.bundle(SigstorePki::statement(k_digest), with([](auto& o) {
+                                     o.rekor_v2 = true;
+                                     o.tsa = true;
+                                     o.dsse = true;
+                                   })),
+       root);
+}
+
 // The fixtures agree with each other: the evidence passes the strict policy in staging.
 void check_fixtures() {
   auto policy = dg::policy::parse_policy(dg::fuzz::strict_policy().dump());
@@ -228,5 +305,6 @@ int main(int argc, char** argv) {
   policy_seeds(root);
   attestation_seeds();
   http_seeds();
+  sigstore_seeds();
   return 0;
 }

@@ -140,6 +140,9 @@ struct CertificateIdentity {
   std::string source_repository_digest;   // .1.13
   std::string source_repository_ref;      // .1.14
   std::string run_invocation_uri;         // .1.21
+  // Every string above is valid UTF-8: bytes of the certificate that are not are replaced by
+  // U+FFFD. When the SAN or the issuer had such bytes, the identity matches no rule.
+  bool malformed = false;
 };
 
 // The checks of verify_bundle, in the order they are judged.

@@ -248,6 +248,58 @@ Seconds not_after(X509* cert) {
   return seconds_of(X509_get0_notAfter(cert)).value_or(0);
 }
 
+// The length of the well-formed UTF-8 sequence at text[i] (RFC 3629: shortest form, no
+// surrogates, at most U+10FFFF), or 0.
+std::size_t utf8_sequence(std::string_view text, std::size_t i) {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  if (lead < 0x80) {
+    return 1;
+  }
+  std::size_t n = 0;
+  std::uint32_t cp = 0;
+  std::uint32_t min = 0;
+  if ((lead & 0xE0) == 0xC0) {
+    n = 2, cp = lead & 0x1F, min = 0x80;
+  } else if ((lead & 0xF0) == 0xE0) {
+    n = 3, cp = lead & 0x0F, min = 0x800;
+  } else if ((lead & 0xF8) == 0xF0) {
+    n = 4, cp = lead & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) {
+    return 0;
+  }
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto next = static_cast<unsigned char>(text[i + k]);
+    if ((next & 0xC0) != 0x80) {
+      return 0;
+    }
+    cp = (cp << 6) | (next & 0x3F);
+  }
+  return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : n;
+}
+
+// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD; `clean` tells
+// whether there was none. A certificate's strings are bytes: they reach JSON answers, ledger
+// entries and logs only as valid UTF-8.
+std::string utf8_or_replaced(const std::string& text, bool& clean) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t n = utf8_sequence(text, i);
+    if (n == 0) {
+      out += "\xef\xbf\xbd";
+      clean = false;
+      ++i;
+    } else {
+      out.append(text, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
 CertificateIdentity read_identity(X509* cert) {
   CertificateIdentity id;
   auto* names =
@@ -275,6 +327,18 @@ CertificateIdentity read_identity(X509* cert) {
   id.source_repository_digest = extension_value(cert, "1.3.6.1.4.1.57264.1.13", true);
   id.source_repository_ref = extension_value(cert, "1.3.6.1.4.1.57264.1.14", true);
   id.run_invocation_uri = extension_value(cert, "1.3.6.1.4.1.57264.1.21", true);
+  bool clean = true;
+  id.subject = utf8_or_replaced(id.subject, clean);
+  id.issuer = utf8_or_replaced(id.issuer, clean);
+  id.malformed = !clean;
+  for (std::string* field :
+       {&id.github_workflow_trigger, &id.github_workflow_sha, &id.github_workflow_name,
+        &id.github_workflow_repository, &id.github_workflow_ref, &id.build_signer_uri,
+        &id.source_repository_uri, &id.source_repository_digest, &id.source_repository_ref,
+        &id.run_invocation_uri}) {
+    bool ignored = true;
+    *field = utf8_or_replaced(*field, ignored);
+  }
   return id;
 }
 

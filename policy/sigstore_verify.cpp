@@ -281,8 +281,8 @@ verify_bundle(const Bundle& bundle, const TrustedRoot& root, const Artifact& art
 }
 
 bool identity_matches(const IdentityRule& rule, const CertificateIdentity& identity) {
-  return !identity.issuer.empty() && identity.issuer == rule.issuer && !identity.subject.empty() &&
-         glob_match(rule.subject, identity.subject);
+  return !identity.malformed && !identity.issuer.empty() && identity.issuer == rule.issuer &&
+         !identity.subject.empty() && glob_match(rule.subject, identity.subject);
 }
 
 Result<Artifact> artifact_from_digest(std::string_view digest) {

@@ -342,6 +342,18 @@ TEST_CASE("An identity matches on the exact issuer and the subject glob only") {
   CHECK_FALSE(ss::identity_matches({"", "", "*"}, none));
 }
 
+TEST_CASE("A certificate's identity that is not UTF-8 is shown replaced and matches nothing") {
+  SigstorePki::Options options;
+  options.issuer = std::string(dg::test::k_sigstore_issuer) + "\xa4";
+  const Outcome out = message(options);
+  CHECK_MESSAGE(out.verified, out.error);
+  CHECK(out.v.identity.malformed);
+  CHECK(out.v.identity.issuer == std::string(dg::test::k_sigstore_issuer) + "\xef\xbf\xbd");
+  CHECK_FALSE(ss::identity_matches({"", options.issuer, "*"}, out.v.identity));
+  CHECK_FALSE(ss::identity_matches({"", out.v.identity.issuer, "*"}, out.v.identity));
+  CHECK_NOTHROW((void)json(out.v.identity.issuer).dump());
+}
+
 TEST_CASE("A message digest that is not the artifact's fails the artifact check") {
   const json bundle = pki().bundle(k_artifact, {});
   auto other = ss::artifact_from_digest("sha256:" + dg::to_hex(dg::sha256("something else")));

@@ -315,7 +315,7 @@ int serve(const std::string& config_path) {
   if (int code = listen_and_serve(service, *config, metrics); code != 0) {
     return code;
   }
-  service.ledger().close();
+  service.close();
   log("info", "stopped", {{"entries", service.ledger().size()}});
   return 0;
 }

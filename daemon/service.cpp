@@ -20,6 +20,10 @@ Service::Service(Config config,
 }
 
 Service::~Service() {
+  close();
+}
+
+void Service::close() {
   m_core->observer->stop();
   m_core->ledger->close();
 }

@@ -65,6 +65,9 @@ public:
   // Ready: the ledger is open and verified, a policy is loaded, and the service is not stopping.
   bool ready() const;
   void set_stopping();
+  // Stops the registry observer (waiting for a running observation, each call bounded by
+  // registry_timeout) and then closes the ledger. Idempotent; the destructor calls it.
+  void close();
 
   const Config& config() const;
   ledger::Ledger& ledger();

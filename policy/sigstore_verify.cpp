@@ -5,6 +5,7 @@
 #include "policy/sigstore.hpp"
 #include "policy/sigstore_openssl.hpp"
 #include "policy/sigstore_rekor.hpp"
+#include "util/time.hpp"
 
 #include <openssl/x509.h>
 
@@ -31,6 +32,9 @@ struct Evidence {
   std::string time_error;     // why no timestamp verified
   std::optional<std::int64_t> log_index;
   std::optional<Seconds> integrated_time;
+  // Entries that verified without an integrated time (Rekor v2), by index, with their log: its key
+  // must be valid at every verified signing time instead.
+  std::vector<std::pair<std::size_t, const LogKey*>> undated;
 };
 
 const LogKey* find_log(const TrustedRoot& root, const Bytes& id) {
@@ -83,6 +87,9 @@ void judge_entry(std::size_t i,
   }
   if (!ev.log_index) {
     ev.log_index = entry.log_index;
+  }
+  if (entry.integrated_time == 0) {
+    ev.undated.emplace_back(i, log);
   }
   if (entry.signed_entry_timestamp && entry.integrated_time != 0) {
     if (!ev.integrated_time) {
@@ -264,6 +271,16 @@ verify_bundle(const Bundle& bundle, const TrustedRoot& root, const Artifact& art
   }
   if (!root.tlogs.empty() && ev.matching == 0) {
     return failure(std::move(v), Check::tlog_body, ev.body_error);
+  }
+  for (const auto& [index, log] : ev.undated) {
+    for (Seconds t : ev.times) {
+      if (!log->valid.contains(t)) {
+        return failure(std::move(v), Check::tlog,
+                       entry_name(index) +
+                           "the transparency log's key was not valid at the signing time, " +
+                           format_rfc3339(t * 1'000'000'000));
+      }
+    }
   }
   if (!root.ctlogs.empty()) {
     if (auto ok = detail::verify_embedded_sct(leaf->get(), root); !ok) {

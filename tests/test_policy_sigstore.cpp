@@ -317,6 +317,17 @@ TEST_CASE("Each broken part of a Rekor v2 entry fails with its own check and mes
     CHECK(out.check == c.check);
     CHECK(out.error.find(c.message) != std::string::npos);
   }
+  SUBCASE("a v2 log whose key was not valid at the signing time") {
+    SigstorePki::Options o;
+    o.rekor_v2 = true;
+    o.tsa = true;
+    json root = pki().trusted_root();
+    root["tlogs"][1]["publicKey"]["validFor"]["start"] = "2026-06-01T00:00:00Z";
+    const Outcome out = run(pki().bundle(k_artifact, o), root, bytes_of(k_artifact));
+    CHECK(out.check == "transparency-log");
+    CHECK(out.error.starts_with("log entry 0: the transparency log's key was not valid at the "
+                                "signing time, 2026-05-28T"));
+  }
   SUBCASE("a trust root without the v2 log") {
     SigstorePki::Options o;
     o.rekor_v2 = true;

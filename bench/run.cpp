@@ -6,13 +6,10 @@
 // compared. Every digestgated runs from a fresh state directory under a temporary directory
 // (config with port 0, `digestgated init`, the listen-address file), and every load comes from
 // dg_bench_load, started here.
-#include "bench/evidence.hpp"
+#include "bench/driver.hpp"
 #include "bench/slow_sync_vfs.hpp"
-#include "bench/support.hpp"
 
 #include "tests/support/daemon.hpp"
-#include "tests/support/http.hpp"
-#include "tests/support/process.hpp"
 #include "tests/support/sigstore_pki.hpp"
 #include "tests/support/tempdir.hpp"
 #include "util/crypto.hpp"
@@ -36,8 +33,6 @@
 namespace dg::bench {
 namespace {
 
-constexpr const char* k_token = "bench-token";
-constexpr const char* k_origin = "bench.digestgate/ledger";
 constexpr int k_write_digests = 256;
 
 constexpr const char* k_usage = R"(usage: dg_bench [options]
@@ -45,284 +40,13 @@ constexpr const char* k_usage = R"(usage: dg_bench [options]
   --out FILE         where to write the JSON report (default: bench/report.json beside this tree)
   --dir DIR          where to make the temporary directory (default: $TMPDIR or /tmp)
   --keep             keep the temporary directory (state, logs)
-  --only LIST        comma-separated scenarios: read,admission,write,slow-disk,record,ledger
-                     (default: all)
+  --only LIST        comma-separated scenarios: read,admission,observe,write,slow-disk,record,
+                     ledger (default: all)
   --sync-delays LIST slow-disk: extra microseconds per sync (default 1000,5000)
   --duration S       measured seconds per load run (default 10; quick 3)
   --rounds N         alternating baseline/digestgated rounds for read and write (default 3; quick 1)
   --sizes LIST       ledger sizes (default 1000,100000,1000000; quick 1000,10000)
 )";
-
-struct Settings {
-  bool quick = false;
-  std::string out = DG_BENCH_REPORT;
-  std::string dir;
-  bool keep = false;
-  std::set<std::string> only;
-  double duration = 10;
-  double warmup = 2;
-  int rounds = 3;
-  std::vector<std::int64_t> sizes = {1000, 100000, 1000000};
-  std::vector<int> sync_delays_us = {1000, 5000};
-  int read_connections = 32;
-  int write_connections = 64;
-  int record_connections = 64;
-  std::size_t record_bodies = 30000;
-
-  bool wants(const std::string& scenario) const { return only.empty() || only.count(scenario); }
-};
-
-void say(const std::string& text) {
-  std::time_t t = std::time(nullptr);
-  char stamp[16];
-  std::strftime(stamp, sizeof stamp, "%H:%M:%S", std::localtime(&t));
-  std::cerr << "[" << stamp << "] " << text << std::endl;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) {
-    return 0;
-  }
-  std::sort(v.begin(), v.end());
-  std::size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-std::string tail(const std::string& text, std::size_t n = 3000) {
-  return text.size() <= n ? text : "[...]\n" + text.substr(text.size() - n);
-}
-
-json parse_output(const test::ProcessResult& r, const std::string& what) {
-  if (r.exit_code != 0) {
-    throw std::runtime_error(what + " exited with " + std::to_string(r.exit_code) + ":\n" +
-                             tail(r.out + r.err));
-  }
-  auto j = json::parse(r.out, nullptr, false);
-  if (j.is_discarded()) {
-    throw std::runtime_error(what + " printed no JSON:\n" + tail(r.out + r.err));
-  }
-  return j;
-}
-
-// --- digestgated under test ---------------------------------------------------------------
-
-class Daemon {
-public:
-  // Writes policy.json and config.json into `dir` (listen 127.0.0.1:0, state in dir/state) and
-  // runs `digestgated init`.
-  // `program` is the daemon binary started by start(): digestgated, or digestgated_bench for the
-  // slow-sync seam.
-  Daemon(std::string dir, const json& policy, std::string program = DG_BENCH_DAEMON)
-      : m_dir(std::move(dir)), m_program(std::move(program)) {
-    ::mkdir(m_dir.c_str(), 0700);
-    write_text(m_dir + "/policy.json", policy.dump(2));
-    json config = {{"listen", "127.0.0.1:0"},
-                   {"state_dir", state_dir()},
-                   {"policy", m_dir + "/policy.json"},
-                   {"origin", k_origin},
-                   {"principals",
-                    {{{"name", "bench"},
-                      {"roles", {"recorder", "promoter", "operator"}},
-                      {"token_sha256", sha256_hex(k_token)}}}}};
-    write_text(m_dir + "/config.json", config.dump(2));
-    auto init =
-        test::run_process({DG_BENCH_DAEMON, "init", "--state-dir", state_dir()}, {}, "", 60);
-    if (init.exit_code != 0) {
-      throw std::runtime_error("digestgated init failed:\n" + init.out + init.err);
-    }
-  }
-
-  ~Daemon() { stop(); }
-
-  std::string state_dir() const { return m_dir + "/state"; }
-  std::string db_path() const { return state_dir() + "/ledger.db"; }
-  const std::string& host() const { return m_host; }
-  int port() const { return m_port; }
-  std::string address() const { return m_host + ":" + std::to_string(m_port); }
-  pid_t pid() const { return m_child ? m_child->pid() : -1; }
-
-  // Starts digestgated and waits until /healthz and then /readyz answer 200; returns the seconds
-  // from the fork to each.
-  json start(int timeout_seconds = 1800) {
-    std::string address_file = state_dir() + "/listen-address";
-    ::unlink(address_file.c_str());
-    m_child = std::make_unique<test::Process>();
-    m_child->start({m_program, "--config", m_dir + "/config.json"}, m_dir + "/daemon.log");
-    auto deadline = m_child->started() + std::chrono::seconds(timeout_seconds);
-    std::optional<double> healthy;
-    for (;;) {
-      if (m_child->wait_for(std::chrono::milliseconds(0))) {
-        throw std::runtime_error("digestgated exited while starting:\n" +
-                                 tail(read_text(m_dir + "/daemon.log")));
-      }
-      if (m_port == 0 || !healthy) {
-        std::string text = read_text(address_file);
-        auto colon = text.rfind(':');
-        if (colon != std::string::npos && text.find('\n') != std::string::npos) {
-          m_host = text.substr(0, colon);
-          m_port = std::atoi(text.c_str() + colon + 1);
-        }
-      }
-      if (m_port != 0) {
-        if (!healthy) {
-          if (probe("/healthz") == 200) {
-            healthy = seconds_since(m_child->started());
-          }
-        }
-        if (healthy && probe("/readyz") == 200) {
-          double ready = seconds_since(m_child->started());
-          return json{{"healthz_s", *healthy}, {"readyz_s", ready}};
-        }
-      }
-      if (Clock::now() > deadline) {
-        throw std::runtime_error("digestgated did not become ready in time:\n" +
-                                 tail(read_text(m_dir + "/daemon.log")));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  }
-
-  void stop() {
-    if (m_child) {
-      m_child->stop(SIGTERM, std::chrono::seconds(30));
-      m_child.reset();
-    }
-    m_port = 0;
-  }
-
-  test::HttpResponse request(const std::string& method,
-                             const std::string& target,
-                             const std::string& body = "") const {
-    return test::http_request({m_host, m_port}, method, target, body, k_token, {}, 30000);
-  }
-
-  std::int64_t entries() const {
-    auto r = test::http_request({m_host, m_port}, "GET", "/readyz");
-    return r.json().value("entries", std::int64_t{-1});
-  }
-
-private:
-  // The status of an unauthenticated GET of `target`; 0 while the daemon does not answer.
-  int probe(const std::string& target) const {
-    try {
-      return test::http_request({m_host, m_port}, "GET", target, "", "", {}, 2000).status;
-    } catch (const std::runtime_error&) {
-      return 0;
-    }
-  }
-
-  std::string m_dir;
-  std::string m_program;
-  std::unique_ptr<test::Process> m_child;
-  std::string m_host;
-  int m_port = 0;
-};
-
-// --- Load ---------------------------------------------------------------------------------
-
-struct Load {
-  std::string address;
-  int connections = 32;
-  double duration = 10;
-  double warmup = 2;
-  std::string method = "POST";
-  std::string target;
-  std::string body_file;
-  std::string bodies_file;
-  bool cycle = false;
-};
-
-json run_load(const Load& l) {
-  std::vector<std::string> argv = {DG_BENCH_LOAD,
-                                   "--address",
-                                   l.address,
-                                   "--connections",
-                                   std::to_string(l.connections),
-                                   "--duration",
-                                   std::to_string(l.duration),
-                                   "--warmup",
-                                   std::to_string(l.warmup),
-                                   "--method",
-                                   l.method,
-                                   "--target",
-                                   l.target,
-                                   "--header",
-                                   std::string("Authorization: Bearer ") + k_token};
-  if (!l.body_file.empty()) {
-    argv.insert(argv.end(), {"--body-file", l.body_file});
-  }
-  if (!l.bodies_file.empty()) {
-    argv.insert(argv.end(), {"--bodies-file", l.bodies_file});
-  }
-  if (l.cycle) {
-    argv.emplace_back("--cycle");
-  }
-  auto timeout = static_cast<int>(l.duration + l.warmup) + 120;
-  return parse_output(test::run_process(argv, {}, "", timeout), "dg_bench_load");
-}
-
-std::uint64_t status_count(const json& load, int status) {
-  return load["status"].value(std::to_string(status), std::uint64_t{0});
-}
-
-// The fraction of responses with `status`; the load's errors count against it.
-void expect_status(const json& load, int status, const std::string& what) {
-  std::uint64_t total = load["requests"].get<std::uint64_t>();
-  std::uint64_t good = status_count(load, status);
-  if (total == 0 || good != total || load["errors"].get<std::uint64_t>() > 0) {
-    throw std::runtime_error(what + ": expected every response to be " + std::to_string(status) +
-                             ", got " + load["status"].dump() + " and " + load["errors"].dump() +
-                             " transport errors");
-  }
-}
-
-// --- Evidence -----------------------------------------------------------------------------
-
-// An ECDSA P-256 key, as cosign makes it.
-struct Signer {
-  test::KeySigner key = test::KeySigner::ecdsa_p256();
-};
-
-// Records complete evidence for `digest` and checks the daemon took it.
-void record_target(const Daemon& d, const Signer& signer, const std::string& digest) {
-  json evidence = complete_evidence(signer.key, digest, k_repository, now_ns());
-  auto r = d.request("POST", "/v1/validations", evidence.dump());
-  if (r.status != 201) {
-    throw std::runtime_error("recording the target evidence answered " + std::to_string(r.status) +
-                             ": " + r.body);
-  }
-}
-
-std::string promotion_body(const std::string& digest, bool dry_run) {
-  return json{{"reference", std::string(k_repository) + "@" + digest},
-              {"environment", "staging"},
-              {"dry_run", dry_run}}
-      .dump();
-}
-
-// Checks that one promotion is approved (so the load measures approvals, not refusals).
-void expect_approved(const Daemon& d, const std::string& body) {
-  auto r = d.request("POST", "/v1/promotions", body);
-  if (r.status != 200 || r.json().value("decision", "") != "approved") {
-    throw std::runtime_error("the benchmark promotion is not approved (" +
-                             std::to_string(r.status) + "): " + r.body);
-  }
-}
-
-json memory_json(pid_t pid) {
-  Memory m = process_memory(pid);
-  return json{{"rss_kb", m.rss_kb}, {"hwm_kb", m.hwm_kb}};
-}
-
-// The "HOST:PORT" a server writes into `file` once it listens; empty after 10 s without it.
-std::string wait_for_address(const std::string& file) {
-  std::string text;
-  for (int i = 0; i < 5000 && text.find('\n') == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    text = read_text(file);
-  }
-  return text.substr(0, text.find('\n'));
-}
 
 // --- Scenarios ----------------------------------------------------------------------------
 
@@ -940,6 +664,17 @@ void print_table(const json& report) {
     row("read: HTTP floor", fixed(f["digestgate_rps"], 0) + "/s GET /v1/checkpoint",
         fixed(f["baseline_rps"], 0) + "/s bare Beast", fixed(f["ratio"], 2), "report", "-");
   }
+  if (report.contains("observation")) {
+    const json& o = report["observation"];
+    row("observe: dry-run busy",
+        fixed(o["busy"]["digestgate_rps"], 0) + "/s, " +
+            fixed(o["busy"]["observations_per_second"], 1) + " observations/s",
+        fixed(o["idle"]["digestgate_rps"], 0) + "/s not observing", fixed(o["quotient"], 2),
+        o["target"].get<std::string>(), yes_no(o["met"]));
+    row("observe: vs bare Beast",
+        "busy " + fixed(o["busy"]["ratio"], 2) + ", idle " + fixed(o["idle"]["ratio"], 2),
+        fixed(o["baseline_rps"], 0) + "/s bare Beast", fixed(o["quotient"], 2), "report", "-");
+  }
   if (report.contains("write_path")) {
     const json& r = report["write_path"];
     row("write: approvals",
@@ -1047,6 +782,10 @@ int run(const Settings& s) {
     report["read_path"] = read_path(s, work.path());
     save();
   }
+  if (s.wants("observe")) {
+    report["observation"] = observation_path(s, work.path());
+    save();
+  }
   if (s.wants("write")) {
     report["write_path"] = write_path(s, work.path());
     save();
@@ -1131,8 +870,8 @@ int main(int argc, char** argv) {
         std::istringstream in(next());
         std::string item;
         while (std::getline(in, item, ',')) {
-          if (item != "read" && item != "admission" && item != "write" && item != "slow-disk" &&
-              item != "record" && item != "ledger") {
+          if (item != "read" && item != "admission" && item != "observe" && item != "write" &&
+              item != "slow-disk" && item != "record" && item != "ledger") {
             throw std::invalid_argument("unknown scenario '" + item + "'");
           }
           s.only.insert(item);

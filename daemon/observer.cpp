@@ -1,6 +1,5 @@
 #include "daemon/observer.hpp"
 
-#include "daemon/facts_cache.hpp"
 #include "daemon/log.hpp"
 #include "daemon/render.hpp"
 #include "policy/evidence.hpp"
@@ -9,6 +8,7 @@
 #include "util/time.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace dg::daemon {
 
@@ -41,6 +41,25 @@ std::vector<std::string> repositories_of(const std::optional<policy::Facts>& fac
     add(name);
   }
   return names;
+}
+
+// What the validation entries of `digest` recorded, or nullopt when it has none: all an
+// observation asks (the repositories, the tags) and is judged against (the platforms). Unlike
+// load_facts it reads no observation entry: a current digest gathers one per interval, and
+// reading them all before each new one would make every observation slower than the last.
+std::optional<policy::Facts> recorded_facts(ledger::View& view, const std::string& digest) {
+  policy::Facts facts;
+  for (const auto& e : view.digest_entries(digest, ledger::k_validation)) {
+    auto record =
+        policy::parse_record(e.body.value("evidence", json()), policy::RecordSource::ledger);
+    if (record) {
+      std::ignore = policy::merge_record(facts, *record, e.seq); // ledgered records never conflict
+    }
+  }
+  if (facts.validations.empty()) {
+    return std::nullopt;
+  }
+  return facts;
 }
 
 } // namespace
@@ -153,11 +172,12 @@ void Observer::after_validation(const std::string& digest) {
 }
 
 void Observer::tick() {
-  std::vector<std::string> digests;
+  std::vector<std::string> digests; // in slot order, each once
   auto read = m_ledger.read([&](ledger::View& view) {
-    for (const auto& slot : view.slots("")) {
-      if (std::find(digests.begin(), digests.end(), slot.digest) == digests.end()) {
-        digests.push_back(slot.digest);
+    std::unordered_set<std::string> seen;
+    for (auto& slot : view.slots("")) {
+      if (seen.insert(slot.digest).second) {
+        digests.push_back(std::move(slot.digest));
       }
     }
   });
@@ -226,7 +246,7 @@ ObservationOutcome Observer::observe_and_ledger(const std::string& digest,
   std::optional<policy::Facts> facts;
   bool current = false;
   auto read = m_ledger.read([&](ledger::View& view) {
-    facts = load_facts(view, digest);
+    facts = recorded_facts(view, digest);
     for (const auto& slot : view.slots("")) {
       current = current || slot.digest == digest;
     }
@@ -310,7 +330,7 @@ ObservationOutcome Observer::do_resolve(const std::string& text) {
                 {"current", json::array()}, {"recorded_under_tag", json::array()},
                 {"tag_moved", false}};
   auto read = m_ledger.read([&](ledger::View& view) {
-    if (auto facts = load_facts(view, head->digest)) {
+    if (auto facts = recorded_facts(view, head->digest)) {
       known["recorded"] = true;
       known["repository"] = facts->repository;
       known["tags"] = facts->tags;

@@ -19,8 +19,10 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <tuple>
+#include <unistd.h>
 
 namespace dg::bench {
 namespace {
@@ -157,6 +159,20 @@ double prepare(const Daemon& d,
   return seconds_since(started);
 }
 
+// The CPU seconds (user and system) `pid` has used so far.
+double cpu_seconds(pid_t pid) {
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i >= 14) { // utime, stime
+      ticks += std::strtod(field.c_str(), nullptr);
+    }
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 json registry_stats(const std::string& address) {
   auto colon = address.rfind(':');
   auto r = test::http_request({address.substr(0, colon), std::atoi(address.c_str() + colon + 1)},
@@ -206,10 +222,36 @@ json check_observations(const Daemon& d, const std::vector<Image>& fleet) {
   return {{"checked", checked}, {"present", present}, {"example", example}};
 }
 
+// What each daemon uses of the CPU, in % of one core, over `seconds` without requests: for the
+// busy one, the observation loop's own cost.
+json quiet_cpu(const Daemon& busy,
+               const Daemon& idle,
+               const std::string& registry,
+               double seconds) {
+  const double busy_before = cpu_seconds(busy.pid());
+  const double idle_before = cpu_seconds(idle.pid());
+  const std::int64_t entries_before = busy.entries();
+  const json stats_before = registry_stats(registry);
+  const auto started = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  const double elapsed = seconds_since(started);
+  const double observed = static_cast<double>(busy.entries() - entries_before);
+  const double busy_cpu = cpu_seconds(busy.pid()) - busy_before;
+  return {{"seconds", elapsed},
+          {"busy_cpu_percent", 100 * busy_cpu / elapsed},
+          {"idle_cpu_percent", 100 * (cpu_seconds(idle.pid()) - idle_before) / elapsed},
+          {"observations_per_second", observed / elapsed},
+          {"cpu_ms_per_observation", observed > 0 ? 1000 * busy_cpu / observed : 0.0},
+          {"registry_requests_per_second", (registry_stats(registry)["requests"].get<double>() -
+                                            stats_before["requests"].get<double>()) /
+                                               elapsed}};
+}
+
 struct Side {
   const char* name;
   Daemon* daemon;
-  std::vector<double> rps, p50, p99, ratio, observations_per_second, registry_rps;
+  std::vector<double> rps, p50, p99, ratio, observations_per_second, registry_rps,
+      cpu_us_per_request;
 };
 
 // One load on `side`; for the busy side, the observations ledgered and the registry requests
@@ -219,9 +261,11 @@ json measure(Side& side, const Load& base, const std::string& registry) {
   load.address = side.daemon->address();
   const std::int64_t before = side.daemon->entries();
   const json stats_before = registry_stats(registry);
+  const double cpu_before = cpu_seconds(side.daemon->pid());
   const auto started = Clock::now();
   json d = run_load(load);
   const double seconds = seconds_since(started);
+  const double cpu = cpu_seconds(side.daemon->pid()) - cpu_before;
   const std::int64_t appended = side.daemon->entries() - before;
   const json stats_after = registry_stats(registry);
   expect_status(d, 200, std::string("dry-run promotions (") + side.name + ")");
@@ -232,6 +276,9 @@ json measure(Side& side, const Load& base, const std::string& registry) {
   side.observations_per_second.push_back(static_cast<double>(appended) / seconds);
   side.registry_rps.push_back(
       (stats_after["requests"].get<double>() - stats_before["requests"].get<double>()) / seconds);
+  // The CPU counts the warm-up too: per request at the measured rate over the whole load.
+  side.cpu_us_per_request.push_back(1e6 * cpu / (d["rps"].get<double>() * seconds));
+  d["daemon_cpu_seconds"] = cpu;
   d["entries_appended"] = appended;
   d["wall_seconds"] = seconds;
   return d;
@@ -242,7 +289,8 @@ json side_json(const Side& side) {
           {"digestgate_p50_ms", median(side.p50)},
           {"digestgate_p99_ms", median(side.p99)},
           {"ratio", median(side.ratio)},
-          {"observations_per_second", median(side.observations_per_second)}};
+          {"observations_per_second", median(side.observations_per_second)},
+          {"cpu_us_per_request", median(side.cpu_us_per_request)}};
 }
 
 } // namespace
@@ -297,6 +345,13 @@ json observation_path(const Settings& s, const std::string& work) {
   expect_approved(idle, body);
   write_text(dir + "/dry-run.json", body);
 
+  const json quiet = quiet_cpu(busy, idle, host, std::min(s.duration, 5.0));
+  say("  without requests: the busy daemon uses " +
+      std::to_string(quiet["busy_cpu_percent"].get<double>()) + " % of a core for " +
+      std::to_string(quiet["observations_per_second"].get<double>()) +
+      " observations/s, the idle one " + std::to_string(quiet["idle_cpu_percent"].get<double>()) +
+      " %");
+
   test::Process bare;
   bare.start({DG_BENCH_BARE, "--address-file", dir + "/bare-address"}, dir + "/bare.log");
   const std::string bare_address = wait_for_address(dir + "/bare-address");
@@ -304,21 +359,23 @@ json observation_path(const Settings& s, const std::string& work) {
   Load load{
       "", s.read_connections, s.duration, s.warmup, "POST", "/v1/promotions", dir + "/dry-run.json",
       ""};
-  Side sides[2] = {{"busy", &busy, {}, {}, {}, {}, {}, {}},
-                   {"idle", &idle, {}, {}, {}, {}, {}, {}}};
+  Side sides[2] = {{"busy", &busy, {}, {}, {}, {}, {}, {}, {}},
+                   {"idle", &idle, {}, {}, {}, {}, {}, {}, {}}};
   std::vector<double> base_rps;
+  std::vector<double> quotients;
   json rounds = json::array();
   for (int r = 0; r < s.rounds; ++r) {
-    // busy, bare, idle; then idle, bare, busy: each daemon's load is next to the baseline's, and
-    // the machine's drift favours neither.
+    // bare, busy, idle; then bare, idle, busy: the two daemons are measured one right after the
+    // other, and the machine's drift favours neither.
     Side& first = sides[r % 2];
     Side& second = sides[1 - r % 2];
-    json a = measure(first, load, host);
     load.address = bare_address;
     json b = run_load(load);
     expect_status(b, 200, "bare server");
+    json a = measure(first, load, host);
     json c = measure(second, load, host);
     const double bare_rps = b["rps"];
+    quotients.push_back(sides[0].rps.back() / sides[1].rps.back());
     base_rps.push_back(bare_rps);
     first.ratio.push_back(a["rps"].get<double>() / bare_rps);
     second.ratio.push_back(c["rps"].get<double>() / bare_rps);
@@ -326,14 +383,15 @@ json observation_path(const Settings& s, const std::string& work) {
     say("  round " + std::to_string(r + 1) + " (" + first.name + " first): busy " +
         std::to_string(busy_side.rps.back()) + " req/s with " +
         std::to_string(busy_side.observations_per_second.back()) + " observations/s, idle " +
-        std::to_string(sides[1].rps.back()) + " req/s, bare " + std::to_string(bare_rps) +
-        " req/s");
-    rounds.push_back({{first.name, a},
-                      {"baseline", b},
+        std::to_string(sides[1].rps.back()) + " req/s (" + std::to_string(quotients.back()) +
+        "), bare " + std::to_string(bare_rps) + " req/s");
+    rounds.push_back({{"baseline", b},
+                      {first.name, a},
                       {second.name, c},
+                      {"quotient", quotients.back()},
                       {"busy_ratio", sides[0].ratio.back()},
                       {"idle_ratio", sides[1].ratio.back()},
-                      {"order", std::string(first.name) + ", bare, " + second.name},
+                      {"order", std::string("bare, ") + first.name + ", " + second.name},
                       {"load_average", load_average()}});
   }
   if (sides[1].observations_per_second.back() != 0) {
@@ -342,9 +400,8 @@ json observation_path(const Settings& s, const std::string& work) {
   json observations = check_observations(busy, fleet);
   std::string metrics = busy.request("GET", "/metrics").body;
   json registry_end = registry_stats(host);
-  const double busy_ratio = median(sides[0].ratio);
-  const double idle_ratio = median(sides[1].ratio);
-  const double quotient = busy_ratio / idle_ratio;
+  // busy rps / idle rps of each round (the quotient of the round's two ratios), the median.
+  const double quotient = median(quotients);
   json out = {{"connections", s.read_connections},
               {"request", "POST /v1/promotions dry_run, complete signed evidence, strict policy"},
               {"current_digests", s.observe_digests},
@@ -359,6 +416,7 @@ json observation_path(const Settings& s, const std::string& work) {
               {"target", ">= 0.9"},
               {"met", quotient >= 0.9},
               {"prepared_s", prepared},
+              {"without_requests", quiet},
               {"observations", observations},
               {"observation_drift", test::metric_sample(metrics, "digestgate_observation_drift")},
               {"registry", registry_end},

@@ -185,33 +185,29 @@ asio::awaitable<void> accept_loop(Registry& registry, tcp::acceptor& acceptor) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string address_file;
-  std::string content;
-  int threads = 1;
+  const std::string usage = "usage: dg_bench_registry --address-file FILE --content FILE "
+                            "[--delay-ms MS] [--threads N]\n";
+  const auto args = dg::bench::CommandLine::parse(
+      argc, argv, {"--address-file", "--content", "--delay-ms", "--threads"}, "dg_bench_registry",
+      usage);
+  if (!args) {
+    return 2;
+  }
   Registry registry;
-  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string address_file;
+  int threads = 1;
   try {
-    for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
-      if (args[i] == "--address-file") {
-        address_file = args[i + 1];
-      } else if (args[i] == "--content") {
-        content = args[i + 1];
-      } else if (args[i] == "--delay-ms") {
-        registry.delay = std::chrono::milliseconds(std::stoi(args[i + 1]));
-      } else if (args[i] == "--threads") {
-        threads = std::max(1, std::stoi(args[i + 1]));
-      } else {
-        throw std::invalid_argument("unknown argument '" + args[i] + "'");
-      }
+    address_file = args->text("--address-file");
+    const std::string content = args->text("--content");
+    if (address_file.empty() || content.empty()) {
+      std::cerr << usage;
+      return 2;
     }
-    if (address_file.empty() || content.empty() || args.size() % 2 != 0) {
-      throw std::invalid_argument("--address-file and --content are required");
-    }
+    registry.delay = std::chrono::milliseconds(args->integer("--delay-ms", 50));
+    threads = static_cast<int>(std::max(1LL, args->integer("--threads", 1)));
     load_content(registry, content);
   } catch (const std::exception& e) {
-    std::cerr << "dg_bench_registry: " << e.what()
-              << "\nusage: dg_bench_registry --address-file FILE --content FILE [--delay-ms MS] "
-                 "[--threads N]\n";
+    std::cerr << "dg_bench_registry: " << e.what() << "\n" << usage;
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);

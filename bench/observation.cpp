@@ -394,11 +394,19 @@ json observation_path(const Settings& s, const std::string& work) {
                       {"order", std::string("bare, ") + first.name + ", " + second.name},
                       {"load_average", load_average()}});
   }
-  if (sides[1].observations_per_second.back() != 0) {
-    throw std::runtime_error("the idle daemon appended entries during its load");
+  for (std::size_t r = 0; r < quotients.size(); ++r) {
+    if (sides[0].observations_per_second[r] <= 0 || sides[1].observations_per_second[r] != 0) {
+      throw std::runtime_error("round " + std::to_string(r + 1) +
+                               ": the observing daemon ledgered no observation during its load, "
+                               "or the other appended entries");
+    }
   }
   json observations = check_observations(busy, fleet);
   std::string metrics = busy.request("GET", "/metrics").body;
+  if (test::metric_sample(metrics, "digestgate_observation_drift") != 0) {
+    throw std::runtime_error(
+        "the observing daemon counted drift: the registry serves every digest");
+  }
   json registry_end = registry_stats(host);
   // busy rps / idle rps of each round (the quotient of the round's two ratios), the median.
   const double quotient = median(quotients);

@@ -20,13 +20,11 @@ namespace {
 constexpr const char* k_app = "ghcr.io/acme/app";
 
 Postgres& server() {
-  static std::unique_ptr<Postgres> pg = Postgres::start();
-  return *pg;
+  return Postgres::shared();
 }
 
 std::string fresh_database(Postgres& pg) {
-  static std::atomic<int> n{0};
-  return pg.create_database("e2e_" + std::to_string(::getpid()) + "_" + std::to_string(++n));
+  return pg.fresh_database("e2e");
 }
 
 json ledger_config(const std::string& url) {

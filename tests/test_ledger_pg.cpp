@@ -21,14 +21,11 @@ using namespace dg::ledger;
 namespace {
 
 test::Postgres& server() {
-  static std::unique_ptr<test::Postgres> pg = test::Postgres::start();
-  return *pg;
+  return test::Postgres::shared();
 }
 
 std::string fresh_database() {
-  static std::atomic<int> n{0};
-  return server().create_database("ledger_unit_" + std::to_string(::getpid()) + "_" +
-                                  std::to_string(++n));
+  return server().fresh_database("ledger_unit");
 }
 
 struct StateDir {

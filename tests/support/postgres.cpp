@@ -2,15 +2,22 @@
 
 #include <arpa/inet.h>
 #include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stdexcept>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace dg::test {
 
@@ -40,55 +47,152 @@ std::string quote(const std::string& s) {
   return out + "'";
 }
 
+// How PostgreSQL's programs are run here: a command prefix (empty: as the caller), and whether
+// the files they create must belong to the `postgres` user.
+struct Runner {
+  std::string prefix;
+  bool as_postgres_user = false;
+};
+
+// Whether `runner` can run the server's binary as a user other than root.
+bool runner_works(const Runner& runner) {
+  const std::string probe =
+      runner.prefix + "sh -c " +
+      quote("test \"$(id -u)\" != 0 && exec " + k_bin + "postgres --version") + " >/dev/null 2>&1";
+  return std::system(probe.c_str()) == 0;
+}
+
+struct Choice {
+  std::optional<Runner> runner;
+  std::string why_not;
+};
+
+Choice choose_runner() {
+  if (!std::filesystem::exists(k_bin + "initdb")) {
+    return {std::nullopt, "PostgreSQL 15 is not installed (" + k_bin + "initdb)"};
+  }
+  if (::geteuid() != 0) {
+    Runner self;
+    if (runner_works(self)) {
+      return {self, {}};
+    }
+    return {std::nullopt, "cannot run " + k_bin + "postgres"};
+  }
+  // DG_TEST_PG_RUNNER=runuser|setpriv|unshare tries that way only (to test each of them).
+  const char* only = std::getenv("DG_TEST_PG_RUNNER");
+  const auto wanted = [&](const char* name) {
+    return only == nullptr || *only == '\0' || std::string(only) == name;
+  };
+  std::vector<Runner> candidates;
+  if (::getpwnam("postgres") != nullptr) {
+    if (wanted("runuser")) {
+      candidates.push_back({"runuser -u postgres -- ", true});
+    }
+    if (wanted("setpriv")) {
+      candidates.push_back({"setpriv --reuid=postgres --regid=postgres --clear-groups "
+                            "--inh-caps=+dac_read_search --ambient-caps=+dac_read_search ",
+                            true});
+    }
+  }
+  if (wanted("unshare")) {
+    candidates.push_back({"unshare --user --map-user=1000 --map-group=1000 ", false});
+  }
+  for (const auto& candidate : candidates) {
+    if (runner_works(candidate)) {
+      return {candidate, {}};
+    }
+  }
+  return {std::nullopt,
+          "running as root, and PostgreSQL's programs can be run neither as the postgres user "
+          "(runuser, or setpriv keeping CAP_DAC_READ_SEARCH) nor in a user namespace (unshare "
+          "--user)"};
+}
+
+const Choice& choice() {
+  static const Choice chosen = choose_runner();
+  return chosen;
+}
+
+std::optional<int> postmaster_pid(const std::string& data) {
+  std::ifstream in(data + "/postmaster.pid");
+  long pid = 0;
+  if (in >> pid && pid > 0) {
+    return static_cast<int>(pid);
+  }
+  return std::nullopt;
+}
+
+bool alive(int pid) {
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+// Whether `pid` is a PostgreSQL server (a stale postmaster.pid may name a reused pid).
+bool is_postgres(int pid) {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return !ec && exe.filename() == "postgres";
+}
+
+bool wait_gone(int pid, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (alive(pid)) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 } // namespace
 
 std::string Postgres::unavailable_reason() {
-  if (!std::filesystem::exists(k_bin + "initdb") || ::getpwnam("postgres") == nullptr) {
-    return "PostgreSQL 15 is not installed";
-  }
-  // The server runs as the unprivileged `postgres` user, who must be able to reach its binaries:
-  // a root directory that only root may search (as in some chroots) stops it.
-  struct stat root {};
-  if (::geteuid() == 0 && (::stat("/", &root) != 0 || (root.st_mode & S_IXOTH) == 0)) {
-    return "the root directory is not searchable by the postgres user";
-  }
-  return {};
+  return choice().why_not;
 }
 
 bool Postgres::available() {
-  return unavailable_reason().empty();
+  return choice().runner.has_value();
 }
 
-bool Postgres::run_as_postgres(const std::string& command) const {
-  std::string line = (::geteuid() == 0 ? "runuser -u postgres -- sh -c " : "sh -c ") +
-                     quote(command) + " >>" + quote(m_dir + "/commands.log") + " 2>&1";
+bool Postgres::run_server_program(const std::string& command) const {
+  const auto& runner = choice().runner;
+  if (!runner) {
+    throw std::runtime_error("PostgreSQL cannot run here: " + unavailable_reason());
+  }
+  std::string line = runner->prefix + "sh -c " + quote(command) + " >>" +
+                     quote(m_dir + "/commands.log") + " 2>&1 </dev/null";
   return std::system(line.c_str()) == 0;
 }
 
 std::unique_ptr<Postgres> Postgres::start(const Postgres* primary) {
+  if (!available()) {
+    throw std::runtime_error("PostgreSQL cannot run here: " + unavailable_reason());
+  }
   std::unique_ptr<Postgres> pg(new Postgres());
-  char tmpl[] = "/tmp/dg-pg-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) {
-    throw std::runtime_error("mkdtemp failed");
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string tmpl =
+      std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") + "/dg-pg-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp " + tmpl + " failed");
   }
   pg->m_dir = tmpl;
-  if (::geteuid() == 0) {
+  if (choice().runner->as_postgres_user) {
     struct passwd* pw = ::getpwnam("postgres");
-    if (pw == nullptr || ::chown(tmpl, pw->pw_uid, pw->pw_gid) != 0) {
+    if (pw == nullptr || ::chown(pg->m_dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
       throw std::runtime_error("cannot hand " + pg->m_dir + " to the postgres user");
     }
   }
   pg->m_port = free_port();
   const std::string data = pg->m_dir + "/data";
   if (primary == nullptr) {
-    if (!pg->run_as_postgres(k_bin + "initdb -D " + data +
-                             " -U postgres --auth=trust --locale=C.UTF-8 -E UTF8 --no-sync")) {
+    if (!pg->run_server_program(k_bin + "initdb -D " + data +
+                                " -U postgres --auth=trust --locale=C.UTF-8 -E UTF8 --no-sync")) {
       throw std::runtime_error("initdb failed; see " + pg->m_dir + "/commands.log");
     }
   } else {
-    if (!pg->run_as_postgres(k_bin + "pg_basebackup -D " + data + " -h 127.0.0.1 -p " +
-                             std::to_string(primary->port()) +
-                             " -U postgres -X stream -R -c fast --no-sync")) {
+    if (!pg->run_server_program(k_bin + "pg_basebackup -D " + data + " -h 127.0.0.1 -p " +
+                                std::to_string(primary->port()) +
+                                " -U postgres -X stream -R -c fast --no-sync")) {
       throw std::runtime_error("pg_basebackup failed; see " + pg->m_dir + "/commands.log");
     }
   }
@@ -98,30 +202,53 @@ std::unique_ptr<Postgres> Postgres::start(const Postgres* primary) {
   return pg;
 }
 
+Postgres& Postgres::shared() {
+  static std::unique_ptr<Postgres> pg = start();
+  return *pg;
+}
+
 bool Postgres::restart() {
   const std::string data = m_dir + "/data";
   std::string options = "-p " + std::to_string(m_port) + " -k " + m_dir +
-                        " -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100"
+                        " -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200"
                         " -c wal_level=replica -c max_wal_senders=4";
-  m_running = run_as_postgres(k_bin + "pg_ctl -D " + data + " -l " + m_dir + "/server.log -o " +
-                              quote(options) + " -w -t 60 start");
+  m_running = run_server_program(k_bin + "pg_ctl -D " + data + " -l " + m_dir + "/server.log -o " +
+                                 quote(options) + " -w -t 60 start");
+  if (!m_running) {
+    stop("immediate"); // a server that started but did not answer in time
+  }
   return m_running;
+}
+
+void Postgres::stop(const std::string& mode) {
+  const std::string data = m_dir + "/data";
+  run_server_program(k_bin + "pg_ctl -D " + data + " -m " + mode + " -w -t 60 stop");
+  m_running = false;
+  // A server pg_ctl could not stop (or one it left running) is stopped here.
+  const auto pid = postmaster_pid(data);
+  if (!pid || !alive(*pid) || !is_postgres(*pid)) {
+    return;
+  }
+  ::kill(*pid, SIGQUIT);
+  if (!wait_gone(*pid, std::chrono::seconds(10))) {
+    ::kill(*pid, SIGKILL);
+    wait_gone(*pid, std::chrono::seconds(10));
+  }
 }
 
 void Postgres::kill() {
   if (m_running) {
-    run_as_postgres(k_bin + "pg_ctl -D " + m_dir + "/data -m immediate -w stop");
-    m_running = false;
+    stop("immediate");
   }
 }
 
 bool Postgres::promote() {
-  return run_as_postgres(k_bin + "pg_ctl -D " + m_dir + "/data -w -t 60 promote");
+  return run_server_program(k_bin + "pg_ctl -D " + m_dir + "/data -w -t 60 promote");
 }
 
 Postgres::~Postgres() {
   if (m_running) {
-    run_as_postgres(k_bin + "pg_ctl -D " + m_dir + "/data -m fast -w stop");
+    stop("fast");
   }
   std::error_code ec;
   std::filesystem::remove_all(m_dir, ec);
@@ -159,6 +286,11 @@ std::string Postgres::create_database(const std::string& name) {
     throw std::runtime_error("CREATE DATABASE " + name + " failed");
   }
   return url(name);
+}
+
+std::string Postgres::fresh_database(const std::string& prefix) {
+  static std::atomic<int> n{0};
+  return create_database(prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(++n));
 }
 
 void Postgres::create_role(const std::string& role, const std::string& password) {

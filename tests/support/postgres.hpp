@@ -1,7 +1,17 @@
-// A real PostgreSQL 15 server for tests, started from Debian's binaries
-// (/usr/lib/postgresql/15/bin) in a temporary directory as the unprivileged `postgres` user (initdb
-// refuses root), on a free loopback port with its unix socket in that directory; stopped and
-// removed when the object goes away.
+// A real PostgreSQL 15 server for tests and benchmarks, started from Debian's binaries
+// (/usr/lib/postgresql/15/bin) in a temporary directory, on a free loopback port with its unix
+// socket in that directory; stopped and removed when the object goes away.
+//
+// PostgreSQL's programs refuse to run as root. Run by root, the helper starts them in the first
+// of these ways that works here (each is probed once by running `postgres --version` through it):
+//   1. as the `postgres` user (runuser), when that user can reach the binaries;
+//   2. as the `postgres` user with the one capability CAP_DAC_READ_SEARCH kept (setpriv
+//      --ambient-caps), when a directory on the way is root-only (a fresh root made by mktemp -d
+//      is mode 0700, and the repository may live under one);
+//   3. in a user namespace where root is mapped to an unprivileged uid (unshare --user), so that
+//      files are reached as their root owner (not possible inside a chroot).
+// Not run by root, the programs run as the caller. DG_TEST_PG_RUNNER=runuser|setpriv|unshare
+// in the environment tries that way only.
 #pragma once
 
 #include <memory>
@@ -12,9 +22,11 @@ namespace dg::test {
 
 class Postgres {
 public:
-  // Start a new cluster. `primary_url`: instead, a streaming standby of that server (made with
+  // Start a new cluster. `primary`: instead, a streaming standby of that server (made with
   // pg_basebackup), started in recovery.
   static std::unique_ptr<Postgres> start(const Postgres* primary = nullptr);
+  // One server for the whole test process, started on first use and stopped at exit.
+  static Postgres& shared();
   // Whether a cluster can be started here (tests skip the PostgreSQL cases when it cannot), and
   // why not: empty when it can.
   static bool available();
@@ -26,8 +38,11 @@ public:
   int port() const { return m_port; }
   // A URL for `database` as the superuser over TCP on the loopback.
   std::string url(const std::string& database = "postgres") const;
-  // Create a database (and, given `role`, a login role with `password`) and return its URL.
+  // Create a database and return its URL.
   std::string create_database(const std::string& name);
+  // A new database with a name unique in this process, prefixed with `prefix`; its URL.
+  std::string fresh_database(const std::string& prefix = "dg");
+  // Create a login role with `password`.
   void create_role(const std::string& role, const std::string& password);
   // Run SQL as the superuser on `database`; the output of psql, or nullopt on an error.
   std::optional<std::string> psql(const std::string& database, const std::string& sql) const;
@@ -39,7 +54,10 @@ public:
 
 private:
   Postgres() = default;
-  bool run_as_postgres(const std::string& command) const;
+  bool run_server_program(const std::string& command) const;
+  // pg_ctl stop in `mode`; when that fails, signals the postmaster directly (SIGQUIT, then
+  // SIGKILL) so that no server outlives its test.
+  void stop(const std::string& mode);
 
   std::string m_dir;
   int m_port = 0;

@@ -64,7 +64,7 @@ TEST_CASE("The README walkthrough works exactly as written") {
   CHECK(list.out.find("promotion") != std::string::npos);
   CHECK(list.out.find("validation") != std::string::npos);
 
-  auto verified = run({"ledger", "verify", "--db", daemon.db_path()});
+  auto verified = run({"ledger", "verify", "--db", daemon.ledger_db()});
   CHECK_MESSAGE(verified.exit_code == 0, verified.out << verified.err);
 
   // What was decided is what the daemon holds.
@@ -167,7 +167,7 @@ TEST_CASE("--json makes every verb's output a JSON document") {
       {{"ledger", "list", "--kind", "promotion"}, 0, "entries"},
       {{"ledger", "show", "1"}, 0, "inclusion_proof"},
       {{"ledger", "checkpoint"}, 0, "checkpoint"},
-      {{"ledger", "verify", "--db", daemon.db_path()}, 0, "ok"},
+      {{"ledger", "verify", "--db", daemon.ledger_db()}, 0, "ok"},
       {{"revoke", "--digest", k_walkthrough_digest, "--reason", "CVE-2026-1234"}, 0, "current_in"},
       {{"token", "new", "--name", "ci", "--role", "recorder"}, 0, "principal"},
   };

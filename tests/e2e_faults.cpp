@@ -216,7 +216,7 @@ TEST_CASE("Honest clients are served correctly while others misbehave, and nothi
                              : entry["body"]["promotions"][0]["digest"].get<std::string>();
     CHECK(digest == a.digest);
   }
-  auto verify = daemon.cli({"ledger", "verify", "--db", daemon.db_path()});
+  auto verify = daemon.cli({"ledger", "verify", "--db", daemon.ledger_db()});
   CHECK_MESSAGE(verify.exit_code == 0, verify.out << verify.err);
 }
 

@@ -150,11 +150,11 @@ struct Filled {
     REQUIRE(keys.status == 200);
     verifier = keys.json()["verifier"].get<std::string>();
     REQUIRE(daemon.stop() == 0);
-    REQUIRE_FALSE(fs::exists(db() + "-wal"));
+    REQUIRE_FALSE(fs::exists(daemon.db_path() + "-wal"));
     expect_verify_passes(db());
   }
 
-  std::string db() const { return daemon.db_path(); }
+  std::string db() const { return daemon.ledger_db(); }
   std::string witness() const { return daemon.state_dir() + "/checkpoint.latest"; }
   std::string key_path() const { return daemon.state_dir() + "/checkpoint.key"; }
 
@@ -327,6 +327,9 @@ TEST_CASE("An untouched ledger verifies offline and the restarted daemon is read
 }
 
 TEST_CASE("A ledger without its seal is verified in full once, then sealed again") {
+  if (skipped_on_postgresql("deletes the seal from the SQLite file")) {
+    return;
+  }
   Filled f;
   sqlite_exec(f.db(), "DELETE FROM meta WHERE key = 'derived_seal';");
   expect_verify_passes(f.db(), f.verifier);
@@ -351,6 +354,9 @@ TEST_CASE("A ledger without its seal is verified in full once, then sealed again
 }
 
 TEST_CASE("An edited entry is detected by ledger verify and fails the daemon closed") {
+  if (skipped_on_postgresql("edits the SQLite file")) {
+    return;
+  }
   Filled f;
   const std::string edit = "UPDATE entries SET bytes = CAST(replace(CAST(bytes AS TEXT), "
                            "'\"decision\":\"approved\"', '\"decision\":\"refused\"') AS BLOB) "
@@ -376,6 +382,9 @@ TEST_CASE("An edited entry is detected by ledger verify and fails the daemon clo
 }
 
 TEST_CASE("A deleted entry is detected") {
+  if (skipped_on_postgresql("edits the SQLite file")) {
+    return;
+  }
   Filled f;
 
   SUBCASE("the last entry") {
@@ -405,6 +414,9 @@ TEST_CASE("A deleted entry is detected") {
 }
 
 TEST_CASE("Two swapped entries are detected") {
+  if (skipped_on_postgresql("edits the SQLite file")) {
+    return;
+  }
   Filled f;
   // Each row keeps a leaf that matches its bytes; the bytes name the other seq.
   sqlite_exec(f.db(),
@@ -420,6 +432,9 @@ TEST_CASE("Two swapped entries are detected") {
 }
 
 TEST_CASE("A truncated database stops the daemon at start") {
+  if (skipped_on_postgresql("truncates the SQLite file")) {
+    return;
+  }
   Filled f;
   const auto size = fs::file_size(f.db());
   fs::resize_file(f.db(), size / 2);
@@ -438,6 +453,9 @@ TEST_CASE("A truncated database stops the daemon at start") {
 }
 
 TEST_CASE("An older copy of the database put back is detected by the daemon only") {
+  if (skipped_on_postgresql("puts an older SQLite file back")) {
+    return;
+  }
   Filled f;
   const std::string old = f.daemon.dir() + "/ledger-old.db";
   fs::copy_file(f.db(), old);
@@ -462,6 +480,9 @@ TEST_CASE("An older copy of the database put back is detected by the daemon only
 }
 
 TEST_CASE("A forged checkpoint is detected") {
+  if (skipped_on_postgresql("edits the SQLite file")) {
+    return;
+  }
   Filled f;
   const std::string genuine = stored_note(f.db(), 7);
   auto parsed = dg::ledger::parse_checkpoint(genuine);
@@ -511,6 +532,9 @@ TEST_CASE("A forged checkpoint is detected") {
 }
 
 TEST_CASE("A ledger edited and re-signed with a new key is detected by the witness and by --key") {
+  if (skipped_on_postgresql("edits the SQLite file")) {
+    return;
+  }
   Filled f;
   re_sign_ledger(f.db(), 4, approved_to_refused, fresh_key());
 
@@ -532,6 +556,9 @@ TEST_CASE("A ledger edited and re-signed with a new key is detected by the witne
 // with entries and no witness is refused: someone who re-signs the ledger with a key they add to
 // checkpoint_keys and deletes the witness does not get the edited ledger served.
 TEST_CASE("A re-signed ledger with its witness deleted fails the daemon closed") {
+  if (skipped_on_postgresql("edits the SQLite file")) {
+    return;
+  }
   Filled f;
   re_sign_ledger(f.db(), 4, approved_to_refused, fresh_key());
   fs::remove(f.witness());
@@ -546,6 +573,9 @@ TEST_CASE("A re-signed ledger with its witness deleted fails the daemon closed")
 }
 
 TEST_CASE("digestgated init accepts a restored ledger only when it verifies") {
+  if (skipped_on_postgresql("restores and edits the SQLite file")) {
+    return;
+  }
   Filled f;
   SUBCASE("an older copy put back on purpose: init checks it and witnesses its head") {
     const std::string copy = f.daemon.dir() + "/ledger-7.db";
@@ -559,13 +589,13 @@ TEST_CASE("digestgated init accepts a restored ledger only when it verifies") {
     REQUIRE(f.daemon.stop() == 0);
 
     // The witness of this key is kept: init alone does not hide an older copy.
-    CliResult kept = run_process({DG_DAEMON_PATH, "init", "--state-dir", f.daemon.state_dir()});
+    CliResult kept = run_process(f.daemon.init_argv());
     CHECK_MESSAGE(kept.exit_code == 0, kept.err);
     CHECK_MESSAGE(contains(kept.out, "witness already present"), kept.out);
 
     // Moved aside by the operator: init checks the ledger and writes a new witness.
     fs::rename(f.witness(), f.witness() + ".old");
-    CliResult renewed = run_process({DG_DAEMON_PATH, "init", "--state-dir", f.daemon.state_dir()});
+    CliResult renewed = run_process(f.daemon.init_argv());
     CHECK_MESSAGE(renewed.exit_code == 0, renewed.err);
     CHECK_MESSAGE(contains(renewed.out, "checked the ledger and wrote its witness"), renewed.out);
     f.daemon.start();
@@ -578,7 +608,7 @@ TEST_CASE("digestgated init accepts a restored ledger only when it verifies") {
   SUBCASE("a re-signed ledger: init refuses to witness it") {
     re_sign_ledger(f.db(), 4, approved_to_refused, fresh_key());
     fs::remove(f.witness());
-    CliResult r = run_process({DG_DAEMON_PATH, "init", "--state-dir", f.daemon.state_dir()});
+    CliResult r = run_process(f.daemon.init_argv());
     CHECK(r.exit_code == 1);
     CHECK_MESSAGE(contains(r.err, "the ledger does not verify"), r.err);
     CHECK_FALSE(fs::exists(f.witness()));
@@ -589,6 +619,9 @@ TEST_CASE("digestgated init accepts a restored ledger only when it verifies") {
 // The witness is verified with the daemon's own key only, so a witness re-signed with the key the
 // attacker added to checkpoint_keys is refused.
 TEST_CASE("A re-signed ledger with a re-signed witness fails the daemon closed") {
+  if (skipped_on_postgresql("edits the SQLite file")) {
+    return;
+  }
   Filled f;
   std::string note = re_sign_ledger(f.db(), 4, approved_to_refused, fresh_key());
   write_text(f.witness(), note);
@@ -600,6 +633,9 @@ TEST_CASE("A re-signed ledger with a re-signed witness fails the daemon closed")
 // `ledger verify` does not read them; the daemon rebuilds them from the verified entries at every
 // start, so a change made to them while it was stopped does not change a decision.
 TEST_CASE("Tampering with the derived tables does not change a decision") {
+  if (skipped_on_postgresql("edits the SQLite file")) {
+    return;
+  }
   Filled f;
 
   SUBCASE("a revocation row deleted: the revoked digest stays refused") {
@@ -666,7 +702,7 @@ TEST_CASE("A rotated checkpoint key is accepted once init has recorded it") {
   REQUIRE(::chmod(f.key_path().c_str(), 0600) == 0);
 
   SUBCASE("the previous key's witness kept in place") {
-    CliResult r = run_process({DG_DAEMON_PATH, "init", "--state-dir", f.daemon.state_dir()});
+    CliResult r = run_process(f.daemon.init_argv());
     CHECK_MESSAGE(r.exit_code == 0, r.err);
     CHECK_MESSAGE(contains(r.out, "checked the ledger and wrote its witness"), r.out);
     f.daemon.start();
@@ -681,7 +717,7 @@ TEST_CASE("A rotated checkpoint key is accepted once init has recorded it") {
   }
   SUBCASE("the witness moved aside: init cannot vouch for a head another key signed") {
     fs::remove(f.witness());
-    CliResult r = run_process({DG_DAEMON_PATH, "init", "--state-dir", f.daemon.state_dir()});
+    CliResult r = run_process(f.daemon.init_argv());
     CHECK(r.exit_code == 1);
     CHECK_MESSAGE(contains(r.err, "is not signed by this checkpoint key"), r.err);
     f.restart_expect_fail_closed("is missing");
@@ -756,7 +792,7 @@ TEST_CASE("No acknowledged entry is lost when the daemon is killed mid-stream") 
     json checked = last_ledger_check(daemon.log());
     CHECK_MESSAGE(checked.value("derived_tables", "") == "sealed", checked.dump());
     // A live database verifies from a consistent snapshot.
-    CliResult verify = ledger_verify(daemon.db_path());
+    CliResult verify = ledger_verify(daemon.ledger_db());
     CHECK_MESSAGE(verify.exit_code == 0, verify.out << verify.err);
   };
 

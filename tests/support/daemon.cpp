@@ -2,6 +2,7 @@
 
 #include "tests/support/files.hpp"
 #include "tests/support/posix.hpp"
+#include "tests/support/postgres.hpp"
 #include "util/crypto.hpp"
 
 #include <cstdlib>
@@ -79,7 +80,17 @@ std::string thread_states(pid_t pid) {
   return out;
 }
 
+bool is_postgresql(const nlohmann::json& config) {
+  return config.contains("ledger") && config["ledger"].is_object() &&
+         config["ledger"].value("backend", "") == "postgresql";
+}
+
 } // namespace
+
+bool on_postgresql() {
+  const char* backend = std::getenv("DG_TEST_LEDGER");
+  return backend != nullptr && std::string(backend) == "postgresql";
+}
 
 std::string token_sha256(const std::string& token) {
   return dg::to_hex(dg::sha256(token));
@@ -125,6 +136,10 @@ Daemon::Daemon(const nlohmann::json& policy,
       config[name] = value;
     }
   }
+  if (!config.contains("ledger") && on_postgresql()) {
+    config["ledger"] = {{"backend", "postgresql"},
+                        {"url", Postgres::shared().fresh_database("e2e_fixture")}};
+  }
   write_config(config);
   if (!checkpoint_key_pem.empty()) {
     const std::string key_path = m_state_dir + "/checkpoint.key";
@@ -135,12 +150,7 @@ Daemon::Daemon(const nlohmann::json& policy,
     }
     ::close(fd);
   }
-  std::vector<std::string> init_args = {DG_DAEMON_PATH, "init", "--state-dir", m_state_dir};
-  if (config.contains("ledger") && config["ledger"].value("backend", "") == "postgresql") {
-    init_args.push_back("--ledger");
-    init_args.push_back(config["ledger"].value("url", ""));
-  }
-  const CliResult init = run_process(init_args, {{"NOTIFY_SOCKET", ""}});
+  const CliResult init = run_process(init_argv(), {{"NOTIFY_SOCKET", ""}});
   append_to_file(log_path(), init.out + init.err);
   if (init.exit_code != 0) {
     throw std::runtime_error("digestgated init --state-dir " + m_state_dir + " exited with " +
@@ -257,6 +267,19 @@ std::string Daemon::policy_path() const {
 
 std::string Daemon::db_path() const {
   return m_state_dir + "/ledger.db";
+}
+
+std::vector<std::string> Daemon::init_argv() const {
+  std::vector<std::string> argv = {DG_DAEMON_PATH, "init", "--state-dir", m_state_dir};
+  if (is_postgresql(m_config)) {
+    argv.push_back("--ledger");
+    argv.push_back(m_config["ledger"].value("url", ""));
+  }
+  return argv;
+}
+
+std::string Daemon::ledger_db() const {
+  return is_postgresql(m_config) ? m_config["ledger"].value("url", "") : db_path();
 }
 
 std::string Daemon::log_path() const {

@@ -14,6 +14,11 @@
 //
 // DG_E2E_KEEP=1 in the environment keeps each temporary directory (config, policy, state and
 // daemon.log) and prints its path.
+//
+// DG_TEST_LEDGER=postgresql in the environment runs every daemon whose configuration names no
+// ledger on PostgreSQL instead of SQLite: one server per test process (Postgres::shared(), stopped
+// at exit) and a fresh database per daemon. Tests that are about the SQLite file itself skip
+// themselves then (see on_postgresql()).
 #pragma once
 
 #include "tests/support/http.hpp"
@@ -44,6 +49,9 @@ inline constexpr const char* k_admin_token = "admin-token"; // roles: recorder, 
 // through `extra_config` can start from this.
 nlohmann::json default_principals();
 
+// Whether DG_TEST_LEDGER=postgresql: daemons that name no ledger run on PostgreSQL.
+bool on_postgresql();
+
 // Hex SHA-256 of `token`, as the config's token_sha256 expects it.
 std::string token_sha256(const std::string& token);
 
@@ -60,9 +68,10 @@ public:
   // Throws std::runtime_error, with the daemon's output, when any step fails.
   //
   // The ledger backend follows the config: with `"ledger": {"backend": "postgresql", "url": ...}`
-  // in `extra_config`, init runs with `--ledger URL`. `checkpoint_key_pem`, when not empty, is
-  // written as the state directory's checkpoint.key before init (every daemon of one shared
-  // ledger has the same key; see shared_key()).
+  // in `extra_config`, init runs with `--ledger URL`. Without a "ledger" member, the ledger is
+  // SQLite, or a fresh PostgreSQL database when on_postgresql(). `checkpoint_key_pem`, when not
+  // empty, is written as the state directory's checkpoint.key before init (every daemon of one
+  // shared ledger has the same key; see shared_key()).
   explicit Daemon(const nlohmann::json& policy,
                   const nlohmann::json& extra_config = nlohmann::json::object(),
                   const std::string& checkpoint_key_pem = "");
@@ -97,6 +106,11 @@ public:
   std::string config_path() const;
   std::string policy_path() const;
   std::string db_path() const;
+  // `digestgated init --state-dir DIR`, with `--ledger URL` on PostgreSQL.
+  std::vector<std::string> init_argv() const;
+  // Where this daemon's ledger is, as `digestgate ledger verify --db` takes it: db_path() on
+  // SQLite, the database's URL on PostgreSQL.
+  std::string ledger_db() const;
   std::string log_path() const;
   // The running daemon's pid, or -1.
   pid_t pid() const { return m_process.pid(); }

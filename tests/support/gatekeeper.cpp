@@ -14,6 +14,14 @@ json promotion_body(const std::string& reference, const std::string& env, bool d
   return {{"reference", reference}, {"environment", env}, {"dry_run", dry_run}};
 }
 
+bool skipped_on_postgresql(const std::string& why) {
+  if (!on_postgresql()) {
+    return false;
+  }
+  MESSAGE("skipped on PostgreSQL: " << why);
+  return true;
+}
+
 std::set<std::string> codes_of(const json& decision) {
   std::set<std::string> codes;
   for (const auto& r : decision.value("reasons", json::array())) {

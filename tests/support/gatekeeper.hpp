@@ -34,6 +34,11 @@ std::set<std::string> codes_of(const nlohmann::json& decision);
 // The codes, space-separated, for failure messages.
 std::string describe(const std::set<std::string>& codes);
 
+// Under DG_TEST_LEDGER=postgresql (see on_postgresql()), says that the case is skipped there and
+// why (a case about the SQLite file itself), and returns true; else returns false:
+//   if (skipped_on_postgresql("edits the SQLite file")) return;
+bool skipped_on_postgresql(const std::string& why);
+
 // The last non-empty line of `text`.
 std::string last_line(const std::string& text);
 

@@ -1199,7 +1199,7 @@ TEST_CASE("SIGHUP immediately followed by SIGTERM stops cleanly") {
   }
   // What the reloads appended is whole: the daemon starts on the ledger and it verifies.
   daemon.start();
-  const auto verify = daemon.cli({"ledger", "verify", "--db", daemon.db_path()});
+  const auto verify = daemon.cli({"ledger", "verify", "--db", daemon.ledger_db()});
   CHECK_MESSAGE(verify.exit_code == 0, verify.out << verify.err);
 }
 

@@ -54,6 +54,25 @@ struct Runner {
   bool as_postgres_user = false;
 };
 
+// Runs "$@" as the postgres user in a private mount namespace whose root directory is a mode 0755
+// tmpfs holding the system's directories (bound, same paths): the way through a root directory
+// that only root may search, when a user namespace cannot be made (inside a chroot). The view
+// lives as long as the processes in it (the server started by pg_ctl among them). The mounts must
+// not propagate out: the root is made private, or (in a chroot, whose root is no mount point) no
+// mount may be shared.
+const std::string k_view_script = R"sh(set -e
+mount --make-rprivate / 2>/dev/null || ! grep -q ' shared:' /proc/self/mountinfo
+v=/mnt
+mount -t tmpfs -o mode=0755,size=1m dg-pg-view "$v"
+for d in bin sbin lib lib32 lib64 libx32 usr etc var run tmp dev proc; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$v/$d"
+  elif [ -d "/$d" ]; then mkdir "$v/$d"; mount --rbind "/$d" "$v/$d"
+  fi
+done
+t=${TMPDIR:-/tmp}
+if [ ! -d "$v$t" ]; then mkdir -p "$v$t"; mount --rbind "$t" "$v$t"; fi
+exec chroot "$v" runuser -u postgres -- "$@")sh";
+
 // Whether `runner` can run the server's binary as a user other than root.
 bool runner_works(const Runner& runner) {
   const std::string probe =
@@ -78,24 +97,23 @@ Choice choose_runner() {
     }
     return {std::nullopt, "cannot run " + k_bin + "postgres"};
   }
-  // DG_TEST_PG_RUNNER=runuser|setpriv|unshare tries that way only (to test each of them).
+  // DG_TEST_PG_RUNNER=runuser|unshare|view tries that way only (to test each of them).
   const char* only = std::getenv("DG_TEST_PG_RUNNER");
   const auto wanted = [&](const char* name) {
     return only == nullptr || *only == '\0' || std::string(only) == name;
   };
   std::vector<Runner> candidates;
-  if (::getpwnam("postgres") != nullptr) {
-    if (wanted("runuser")) {
-      candidates.push_back({"runuser -u postgres -- ", true});
-    }
-    if (wanted("setpriv")) {
-      candidates.push_back({"setpriv --reuid=postgres --regid=postgres --clear-groups "
-                            "--inh-caps=+dac_read_search --ambient-caps=+dac_read_search ",
-                            true});
-    }
+  const bool has_user = ::getpwnam("postgres") != nullptr;
+  if (has_user && wanted("runuser")) {
+    candidates.push_back({"runuser -u postgres -- ", true});
   }
   if (wanted("unshare")) {
     candidates.push_back({"unshare --user --map-user=1000 --map-group=1000 ", false});
+  }
+  if (has_user && wanted("view")) {
+    candidates.push_back(
+        {"unshare --mount --propagation unchanged sh -c " + quote(k_view_script) + " dg-pg-view ",
+         true});
   }
   for (const auto& candidate : candidates) {
     if (runner_works(candidate)) {
@@ -104,8 +122,8 @@ Choice choose_runner() {
   }
   return {std::nullopt,
           "running as root, and PostgreSQL's programs can be run neither as the postgres user "
-          "(runuser, or setpriv keeping CAP_DAC_READ_SEARCH) nor in a user namespace (unshare "
-          "--user)"};
+          "(runuser, directly or in a private view of the root directory) nor in a user "
+          "namespace (unshare --user)"};
 }
 
 const Choice& choice() {

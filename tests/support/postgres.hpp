@@ -5,13 +5,15 @@
 // PostgreSQL's programs refuse to run as root. Run by root, the helper starts them in the first
 // of these ways that works here (each is probed once by running `postgres --version` through it):
 //   1. as the `postgres` user (runuser), when that user can reach the binaries;
-//   2. as the `postgres` user with the one capability CAP_DAC_READ_SEARCH kept (setpriv
-//      --ambient-caps), when a directory on the way is root-only (a fresh root made by mktemp -d
-//      is mode 0700, and the repository may live under one);
-//   3. in a user namespace where root is mapped to an unprivileged uid (unshare --user), so that
-//      files are reached as their root owner (not possible inside a chroot).
-// Not run by root, the programs run as the caller. DG_TEST_PG_RUNNER=runuser|setpriv|unshare
-// in the environment tries that way only.
+//   2. in a user namespace where root is mapped to an unprivileged uid (unshare --user), so that
+//      files are reached as their root owner: a repository under a root-only directory (a fresh
+//      root made by mktemp -d is mode 0700) still works, but not inside a chroot, where the
+//      kernel refuses user namespaces;
+//   3. as the `postgres` user in a private mount namespace whose root is a 0755 view of the
+//      system's directories (mount --rbind, then chroot): for a root-only root directory inside a
+//      chroot, such as ../shared/tools/fresh-debian's.
+// Not run by root, the programs run as the caller. DG_TEST_PG_RUNNER=runuser|unshare|view in the
+// environment tries that way only.
 #pragma once
 
 #include <memory>

@@ -41,7 +41,7 @@ constexpr const char* k_usage = R"(usage: dg_bench [options]
   --dir DIR          where to make the temporary directory (default: $TMPDIR or /tmp)
   --keep             keep the temporary directory (state, logs)
   --only LIST        comma-separated scenarios: read,admission,observe,write,slow-disk,record,
-                     ledger (default: all)
+                     ledger,postgresql (default: all)
   --sync-delays LIST slow-disk: extra microseconds per sync (default 1000,5000)
   --duration S       measured seconds per load run (default 10; quick 3)
   --rounds N         alternating baseline/digestgated rounds for read and write (default 3; quick 1)
@@ -683,6 +683,19 @@ void print_table(const json& report) {
         fixed(r["baseline_rps"], 0) + "/s SQLite 1 row/txn", fixed(r["ratio"], 2),
         r["target"].get<std::string>(), yes_no(r["met"]));
   }
+  if (report.contains("postgresql") && !report["postgresql"].contains("skipped")) {
+    const json& p = report["postgresql"];
+    for (const char* part : {"one_daemon", "two_daemons"}) {
+      row(std::string("pg write: ") + (p[part]["daemons"] == 1 ? "1 daemon" : "2 daemons"),
+          fixed(p[part]["rps"], 0) + "/s, " + fixed(p[part]["mean_commit_batch"], 1) +
+              " entries/commit",
+          fixed(p["insert_baseline"]["rps"], 0) + "/s PG 1 row/txn",
+          fixed(p[part]["ratio_to_inserts"], 2), "report", "-");
+    }
+    row("pg read: dry-run", fixed(p["read"]["digestgate_rps"], 0) + "/s",
+        fixed(p["read"]["baseline_rps"], 0) + "/s bare Beast", fixed(p["read"]["ratio"], 2),
+        "report", "-");
+  }
   if (report.contains("admission")) {
     const json& r = report["admission"];
     row("admission: 5 images",
@@ -763,6 +776,22 @@ void print_table(const json& report) {
   std::cout << t.str();
 }
 
+// The PostgreSQL ledger's scenarios (bench/postgres.cpp), or why they were skipped.
+json postgresql_path(const Settings& s) {
+  say("postgresql: durable approvals on 1 and 2 daemons vs single-row synchronous INSERTs, and "
+      "dry-run promotions vs bare Beast, on one PostgreSQL 15 server");
+  auto r = test::run_process({DG_BENCH_POSTGRES, "--duration", std::to_string(s.duration),
+                              "--warmup", std::to_string(s.warmup), "--write-connections",
+                              std::to_string(s.write_connections), "--read-connections",
+                              std::to_string(s.read_connections)},
+                             {}, "", static_cast<int>(4 * (s.duration + s.warmup)) + 600);
+  if (r.exit_code == 77) {
+    say("  skipped: " + r.err);
+    return {{"skipped", r.err}};
+  }
+  return parse_output(r, "dg_bench_postgres");
+}
+
 int run(const Settings& s) {
   test::TempDir work("digestgate-bench", s.dir, s.keep);
   json report;
@@ -803,6 +832,10 @@ int run(const Settings& s) {
   }
   if (s.wants("record")) {
     report["record_path"] = record_path(s, work.path());
+    save();
+  }
+  if (s.wants("postgresql")) {
+    report["postgresql"] = postgresql_path(s);
     save();
   }
   if (s.wants("ledger")) {

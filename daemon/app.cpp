@@ -283,6 +283,8 @@ int listen_and_serve(Service& service, const Config& config, Metrics& metrics) {
         notify_systemd("STOPPING=1");
         service.set_stopping();
       });
+  // While the server (and its signal handlers) lives: another SIGTERM during the close is absorbed.
+  service.close();
   return 0;
 }
 
@@ -315,7 +317,10 @@ int serve(const std::string& config_path) {
   if (int code = listen_and_serve(service, *config, metrics); code != 0) {
     return code;
   }
-  service.close();
+  // The server's signal handlers are gone: what is left is to log and exit, and a stop signal
+  // (systemd sends a second one on a timeout) must not end it with a signal status.
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
   log("info", "stopped", {{"entries", service.ledger().size()}});
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <csignal>
 #include <future>
 #include <set>
 #include <thread>
@@ -475,6 +476,27 @@ TEST_CASE(
   CHECK(tokens.requests() >= 1);
   CHECK(promote(daemon, subject + "@" + image.index_digest)["decision"] == "approved");
   CHECK(daemon.log().find("s3cret-pass") == std::string::npos);
+}
+
+TEST_SUITE_END();
+
+TEST_SUITE_BEGIN("e2e observations");
+
+TEST_CASE("A stop waits for a running observation, and a second SIGTERM meanwhile is absorbed") {
+  BadListener silent(BadListener::Mode::silent);
+  Daemon daemon(policy_with(json::object()), {{"registries", plain_registries({silent.host()})},
+                                              {"observe_interval", "1h"},
+                                              {"registry_timeout", "3s"}});
+  const TestImage image = make_image("stalled", k_two_platforms);
+  // The background observation after this record waits on the silent registry.
+  record(daemon, record_of(image, silent.host() + "/" + k_path, {}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(::kill(daemon.pid(), SIGTERM) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto start = Clock::now();
+  CHECK(daemon.stop(SIGTERM) == 0);
+  CHECK(std::chrono::duration<double>(Clock::now() - start).count() < 10.0);
+  CHECK(daemon.log().find("\"msg\":\"stopped\"") != std::string::npos);
 }
 
 TEST_SUITE_END();

@@ -117,6 +117,22 @@ Result<ledger::Committed> Core::append(ledger::Draft draft) {
   return appended;
 }
 
+bool Core::ledger_reachable() {
+  if (config.ledger.backend != "postgresql") {
+    return ledger->available();
+  }
+  std::lock_guard lock(m_probe_mutex);
+  const auto now = std::chrono::steady_clock::now();
+  if (m_probed_at != std::chrono::steady_clock::time_point{} &&
+      now - m_probed_at < std::chrono::seconds(1)) {
+    return m_probe_ok;
+  }
+  auto probe = ledger->read([](ledger::View&) {});
+  m_probe_ok = probe.ok();
+  m_probed_at = std::chrono::steady_clock::now();
+  return m_probe_ok;
+}
+
 void Core::committed() {
   // One checkpoint is signed per committed batch, so it covers the whole ledger.
   std::int64_t size = ledger->size();

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -75,6 +76,11 @@ public:
   // Append `draft` and wait until it is durable, updating the metrics (for start-up and reloads).
   Result<ledger::Committed> append(ledger::Draft draft);
 
+  // Whether the ledger's database answers. SQLite: always. PostgreSQL: a read transaction, asked
+  // at most once a second (the answer in between is the last one), so that /readyz notices a lost
+  // database, and its return, without waiting for a write.
+  bool ledger_reachable();
+
   // Answer a ledger failure: 503 `ledger-integrity`, 503 `unavailable` or 500 `internal`.
   static void ledger_failure(const Ctx& ctx, const Error& error);
 
@@ -101,6 +107,10 @@ private:
   void committed();
   // After a failed commit: forget what writer steps saw that never became durable.
   void commit_failed();
+
+  std::mutex m_probe_mutex;
+  std::chrono::steady_clock::time_point m_probed_at{};
+  bool m_probe_ok = true;
 
   mutable std::mutex m_policy_mutex;
   std::shared_ptr<const policy::Policy> m_policy;

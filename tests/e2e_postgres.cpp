@@ -254,13 +254,17 @@ TEST_CASE("PostgreSQL: failover to a synchronous standby loses nothing; a standb
   }
 
   primary->kill();
-  // No primary: writes are refused, nothing half-written, not ready.
+  // No primary: not ready, noticed without a write; writes are refused, nothing half-written.
+  CHECK(eventually([&] { return d.http("GET", "/readyz").status == 503; }));
+  CHECK(d.http("GET", "/readyz").body.find("ledger-unavailable") != std::string::npos);
   auto refused = record(d, digest_of(50));
   CHECK(refused.status == 503);
   CHECK(refused.json()["error"] == "ledger-unavailable");
   CHECK(d.http("GET", "/readyz").status == 503);
 
   REQUIRE(standby->promote());
+  // Ready again once the promoted standby answers, before any write.
+  CHECK(eventually([&] { return d.http("GET", "/readyz").status == 200; }));
   HttpResponse after;
   CHECK(eventually([&] {
     after = record(d, digest_of(51));

@@ -16,7 +16,7 @@ void get_readyz(Core& core, const Ctx& ctx) {
   if (!integrity.ok) {
     problems.push_back("ledger-integrity: " + integrity.message);
   }
-  if (!core.ledger->available()) {
+  if (!core.ledger_reachable()) {
     problems.push_back("ledger-unavailable: the ledger database cannot be reached");
   }
   if (!core.policy()) {

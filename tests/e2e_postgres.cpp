@@ -185,6 +185,67 @@ TEST_CASE("PostgreSQL: two daemons under concurrent load, one of them SIGKILLed:
   CHECK(record(a, digest_of(99999)).status == 201);
 }
 
+TEST_CASE("PostgreSQL: the database SIGKILLed under load loses no acknowledged entry, and the "
+          "daemon goes on once it is back") {
+  if (!Postgres::available()) {
+    MESSAGE("skipped: " << Postgres::unavailable_reason());
+    return;
+  }
+  auto pg = Postgres::start();
+  const std::string url = fresh_database(*pg);
+  Daemon d(lenient_policy(), ledger_config(url + "?connect_timeout=2"));
+  std::mutex mutex;
+  std::set<long long> acknowledged;
+  std::atomic<int> refused{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 400 && !stop; ++i) {
+        HttpResponse r;
+        try {
+          r = record(d, digest_of(t * 1000 + i));
+        } catch (const std::exception&) {
+          continue;
+        }
+        if (r.status == 201) {
+          std::lock_guard lock(mutex);
+          acknowledged.insert(r.json()["seq"].get<long long>());
+        } else if (r.status == 503) {
+          ++refused;
+        }
+      }
+    });
+  }
+  CHECK(eventually([&] {
+    std::lock_guard lock(mutex);
+    return acknowledged.size() >= 30;
+  }));
+  pg->kill(); // SIGKILL, while batches are in flight
+  CHECK(eventually([&] { return refused.load() > 0; }));
+  stop = true;
+  for (auto& th : threads) {
+    th.join();
+  }
+  REQUIRE(pg->restart());
+  // The daemon reconnects by itself, checks the head against its last checkpoint, and appends.
+  HttpResponse after;
+  CHECK(eventually([&] {
+    after = record(d, digest_of(99999));
+    return after.status == 201;
+  }));
+  auto seqs = stored_seqs(*pg, url);
+  REQUIRE_FALSE(seqs.empty());
+  CHECK(seqs.back() == static_cast<long long>(seqs.size()));
+  std::set<long long> stored(seqs.begin(), seqs.end());
+  for (long long s : acknowledged) {
+    CAPTURE(s);
+    CHECK(stored.count(s) == 1);
+  }
+  CHECK(d.cli({"ledger", "verify", "--db", url}).exit_code == 0);
+  CHECK(d.http("GET", "/readyz").status == 200);
+}
+
 TEST_CASE("PostgreSQL: ledger copy moves a SQLite ledger into PostgreSQL and back unchanged") {
   if (!Postgres::available()) {
     MESSAGE("skipped: " << Postgres::unavailable_reason());

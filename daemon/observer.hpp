@@ -103,8 +103,8 @@ private:
   Metrics& m_metrics;
   std::unique_ptr<registry::Client> m_client;
   std::mutex m_mutex;
-  std::condition_variable m_wake;       // workers: work queued, or stopping
-  std::condition_variable m_timer_wake; // the interval timer: stopping
+  std::condition_variable m_wake;                 // workers: work queued, or stopping
+  std::condition_variable m_timer_wake;           // the interval timer: stopping
   std::deque<std::function<void()>> m_urgent;     // requests: ahead of background work
   std::deque<std::function<void()>> m_background; // after validations, intervals
   std::set<std::string> m_queued;                 // digests waiting in m_background

@@ -85,7 +85,8 @@ void Observer::start() {
     m_threads.emplace_back([this] {
       std::unique_lock timer(m_mutex);
       while (!m_stopping) {
-        if (m_timer_wake.wait_for(timer, m_options.interval, [this] { return m_stopping; })) {
+        if (m_timer_wake.wait_for(timer, m_options.interval,
+                                  [this] { return m_stopping.load(); })) {
           break;
         }
         timer.unlock();
@@ -130,7 +131,8 @@ void Observer::stop() {
 void Observer::work() {
   std::unique_lock lock(m_mutex);
   while (true) {
-    m_wake.wait(lock, [this] { return m_stopping || !m_urgent.empty() || !m_background.empty(); });
+    m_wake.wait(lock,
+                [this] { return m_stopping.load() || !m_urgent.empty() || !m_background.empty(); });
     if (m_stopping) {
       return;
     }

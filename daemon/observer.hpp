@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -108,7 +109,8 @@ private:
   std::deque<std::function<void()>> m_urgent;     // requests: ahead of background work
   std::deque<std::function<void()>> m_background; // after validations, intervals
   std::set<std::string> m_queued;                 // digests waiting in m_background
-  bool m_stopping = false;
+  // Read without the mutex by running jobs; written under it.
+  std::atomic<bool> m_stopping{false};
   bool m_started = false;
   std::vector<std::thread> m_threads;
 };

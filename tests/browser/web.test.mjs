@@ -132,9 +132,20 @@ function walkthrough() {
   assert.equal(cli(['report', '--env', 'production', '--digest', D2, '--status', 'succeeded', '--running-digest', running]).code, 0);
 }
 
+// Firefox ESR 140 (Debian 12's bookworm main, without bookworm-security) has no WebDriver BiDi
+// emulation.setScreenOrientationOverride, which puppeteer sends beside browsingContext.setViewport.
+// The viewport itself is set by the other command, so only that one refusal is tolerated.
+async function setViewport(p, viewport) {
+  try {
+    await p.setViewport(viewport);
+  } catch (e) {
+    if (!(firefox && e.message.includes('setScreenOrientationOverride') && e.message.includes('unknown command'))) throw e;
+  }
+}
+
 async function newPage(context) {
   const p = await context.newPage();
-  await p.setViewport({ width: 1280, height: 900 });
+  await setViewport(p, { width: 1280, height: 900 });
   // Chromium logs every answer >= 400 as a console error; those are checked in httpErrors.
   p.on('console', (m) => {
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console: ${m.text()}`);
@@ -156,8 +167,27 @@ async function signIn(p, token) {
   await Promise.all([p.waitForSelector('#principal'), p.keyboard.press('Enter')]);
 }
 
+// Polls fn in the page until it returns a truthy value (30 s at most, like waitForFunction).
+// puppeteer's waitForFunction builds its predicate with new Function() inside the page, which the
+// web view's CSP (script-src 'self') refuses in Firefox ESR 140; page.evaluate hands the function
+// over through the protocol instead. An evaluation cut short by a navigation is retried.
+async function waitFor(p, fn, ...args) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    let failure;
+    try {
+      const value = await p.evaluate(fn, ...args);
+      if (value) return value;
+    } catch (e) {
+      failure = e;
+    }
+    if (Date.now() > deadline) throw failure ?? new Error(`timed out waiting for ${fn}`);
+    await sleep(25);
+  }
+}
+
 // Waits until the page shown is the one of the location's hash, fully rendered.
-const rendered = (p) => p.waitForFunction(() => document.body.dataset.rendered === (location.hash || '#/environments'));
+const rendered = (p) => waitFor(p, () => document.body.dataset.rendered === (location.hash || '#/environments'));
 
 // Navigate inside the page (hash routing) and wait for the page to finish loading.
 async function open(p, hash) {
@@ -175,10 +205,10 @@ async function screenshot(p, name) {
   fs.mkdirSync(shots, { recursive: true });
   await p.screenshot({ path: path.join(shots, `${name}-desktop.png`) });
   // Not isMobile: puppeteer reloads the page to change it, which would close an open dialog.
-  await p.setViewport({ width: 390, height: 844 });
+  await setViewport(p, { width: 390, height: 844 });
   await sleep(100);
   await p.screenshot({ path: path.join(shots, `${name}-phone.png`) });
-  await p.setViewport({ width: 1280, height: 900 });
+  await setViewport(p, { width: 1280, height: 900 });
   await sleep(100);
 }
 
@@ -235,7 +265,7 @@ test('the page comes with its security headers and signs in with a token kept in
   // A wrong token is refused and forgotten.
   await page.type('#token', 'not-a-token');
   await page.keyboard.press('Enter');
-  await page.waitForFunction(() => document.querySelector('#token-error')?.textContent.includes('not accepted'));
+  await waitFor(page, () => document.querySelector('#token-error')?.textContent.includes('not accepted'));
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
 
   await signIn(page, OPS);
@@ -278,7 +308,7 @@ test('environments show the walkthrough: current and last known-good digests, de
 test('a digest shows all its evidence and where it is current', async () => {
   await open(page, '#/environments');
   await page.click(`section[aria-labelledby="env-staging"] a[href="#/digest/${D2}"]`);
-  await page.waitForFunction((d) => document.body.dataset.rendered === `#/digest/${d}`, {}, D2);
+  await waitFor(page, (d) => document.body.dataset.rendered === `#/digest/${d}`, D2);
   const h1 = await textOf(page, 'h1');
   assert.equal(h1, `Digest ${D2}`);
   const gates = await textOf(page, 'section[aria-labelledby="gates"]');
@@ -303,20 +333,20 @@ test('a digest shows all its evidence and where it is current', async () => {
 
 test('the ledger is newest first, verifies each proof, and filters by kind, digest and environment', async () => {
   await open(page, '#/ledger');
-  await page.waitForFunction(() => [...document.querySelectorAll('.proof')].every((c) => c.dataset.result));
+  await waitFor(page, () => [...document.querySelectorAll('.proof')].every((c) => c.dataset.result));
   const seqs = await page.$$eval('tbody tr td:first-child', (tds) => tds.map((td) => Number(td.textContent)));
   const size = Number(cli(['ledger', 'checkpoint']).out.split('\n')[1]);
   assert.deepEqual(seqs, Array.from({ length: size }, (_, i) => size - i));
   const results = await page.$$eval('.proof', (cells) => cells.map((c) => c.dataset.result));
   assert.ok(results.every((r) => r === 'verified'), results.join());
-  await page.waitForFunction(() => document.querySelector('#checkpoint-signature')?.textContent.includes('signature verified'));
+  await waitFor(page, () => document.querySelector('#checkpoint-signature')?.textContent.includes('signature verified'));
   assert.equal((await textOf(page, '#checkpoint-note')).trim(), cli(['ledger', 'checkpoint']).out.trim());
   await assertAccessible(page);
   await screenshot(page, 'ledger');
 
   await page.select('#filter-kind', 'promotion');
   await page.click('form.filters button[type="submit"]');
-  await page.waitForFunction(() => document.body.dataset.rendered === '#/ledger?kind=promotion');
+  await waitFor(page, () => document.body.dataset.rendered === '#/ledger?kind=promotion');
   const promotions = await page.$$eval('tbody tr td:first-child', (tds) => tds.map((td) => Number(td.textContent)));
   const listed = cliJson(['ledger', 'list', '--kind', 'promotion']);
   const cliSeqs = (listed.entries ?? listed).map((e) => e.seq).reverse();
@@ -325,7 +355,7 @@ test('the ledger is newest first, verifies each proof, and filters by kind, dige
   await page.select('#filter-environment', 'production');
   await page.type('#filter-digest', D1);
   await page.click('form.filters button[type="submit"]');
-  await page.waitForFunction(() => document.body.dataset.rendered?.includes('environment=production'));
+  await waitFor(page, () => document.body.dataset.rendered?.includes('environment=production'));
   const rows = await page.$$eval('tbody tr', (trs) => trs.map((tr) => tr.textContent));
   assert.equal(rows.length, 1, rows.join('\n'));
   assert.ok(rows[0].includes(`approved  production  ${REPO}@${D1}`), rows[0]);
@@ -377,7 +407,7 @@ test('a proof fails when the entry the page is shown has been tampered with', as
     await screenshot(page, 'proof-failed');
 
     await open(page, '#/ledger');
-    await page.waitForFunction(() => document.querySelector('.proof[data-seq="4"]')?.dataset.result);
+    await waitFor(page, () => document.querySelector('.proof[data-seq="4"]')?.dataset.result);
     const results = await page.$$eval('.proof', (cells) => Object.fromEntries(cells.map((c) => [c.dataset.seq, c.dataset.result])));
     assert.equal(results['4'], 'failed');
     assert.ok(Object.entries(results).every(([seq, r]) => seq === '4' || r === 'verified'));
@@ -407,9 +437,9 @@ test('an operator rolls production back through the page, and the CLI sees the s
   assert.ok(summary.includes('v1.4.3 breaks checkout'));
   await screenshot(page, 'rollback-confirm');
   await page.click('#rollback-confirm');
-  await page.waitForFunction(() => !document.querySelector('dialog[open]'));
+  await waitFor(page, () => !document.querySelector('dialog[open]'));
   await rendered(page);
-  await page.waitForFunction((d1) => document.querySelector('section[aria-labelledby="env-production"] tbody td:nth-child(2)')?.textContent.includes(d1), {}, D1);
+  await waitFor(page, (d1) => document.querySelector('section[aria-labelledby="env-production"] tbody td:nth-child(2)')?.textContent.includes(d1), D1);
 
   const env = cliJson(['env', 'production']);
   assert.equal(env.repositories[REPO].current.digest, D1);
@@ -438,7 +468,7 @@ test('an operator revokes a digest through the page, and the CLI sees the revoca
   assert.ok(summary.includes(D1), summary); // staging's last known-good
   await screenshot(page, 'revoke-confirm');
   await page.click('#revoke-confirm');
-  await page.waitForFunction(() => document.querySelector('.banner.bad')?.textContent.startsWith('Revoked: critical CVE in libfoo'));
+  await waitFor(page, () => document.querySelector('.banner.bad')?.textContent.startsWith('Revoked: critical CVE in libfoo'));
   assert.equal(await page.$('#revoke'), null);
 
   const status = cliJson(['status', D2]);
@@ -467,7 +497,7 @@ test('break glass needs its own reason and the ledger shows it as such', async (
   const summary = await textOf(page, '#rollback-summary');
   assert.ok(summary.includes('Break glass: incident 42'), summary);
   await page.click('#rollback-confirm');
-  await page.waitForFunction(() => !document.querySelector('dialog[open]'));
+  await waitFor(page, () => !document.querySelector('dialog[open]'));
   await rendered(page);
   const rollbacks = cliJson(['ledger', 'list', '--kind', 'rollback']);
   const entry = (rollbacks.entries ?? rollbacks).at(-1);
@@ -485,7 +515,7 @@ test('the actions work from the keyboard, and a refused rollback shows its reaso
   assert.ok(await page.evaluate(() => document.querySelector('dialog[open]').contains(document.activeElement)));
   await assertAccessible(page);
   await page.keyboard.press('Escape');
-  await page.waitForFunction(() => !document.querySelector('dialog[open]'));
+  await waitFor(page, () => !document.querySelector('dialog[open]'));
 
   // A chosen digest that was revoked is refused, and the refusal is ledgered with its reasons.
   await page.click(`button[aria-label="Roll back ${REPO} in staging"]`);
@@ -499,7 +529,7 @@ test('the actions work from the keyboard, and a refused rollback shows its reaso
   await page.click('#rollback-review');
   assert.equal(await textOf(page, '#rollback-to'), D2);
   await page.click('#rollback-confirm');
-  await page.waitForFunction(() => document.querySelector('#rollback-summary .reasons li'));
+  await waitFor(page, () => !!document.querySelector('#rollback-summary .reasons li'));
   const refusal = await textOf(page, '#rollback-summary');
   assert.match(refusal, /Refused \(ledgered as seq \d+\)/);
   assert.ok(refusal.includes('revoked'), refusal);
@@ -519,12 +549,12 @@ test('the walkthrough from the page: record evidence, a refused tag, a dry run, 
     .replaceAll(D1, D3).replaceAll('v1.4.2', 'v1.4.4');
   await page.$eval('#evidence', (el, text) => { el.value = text; }, evidence); // as pasted
   await page.click('#record-send');
-  await page.waitForFunction(() => document.querySelector('#record-result')?.textContent.startsWith('recorded'));
+  await waitFor(page, () => document.querySelector('#record-result')?.textContent.startsWith('recorded'));
   const recorded = await textOf(page, '#record-result');
   assert.ok(recorded.includes(D3) && recorded.includes('digest-bound ok'), recorded);
   assert.equal(cliJson(['status', D3]).digest, D3);
   await page.keyboard.press('Escape');
-  await page.waitForFunction(() => !document.querySelector('dialog[open]'));
+  await waitFor(page, () => !document.querySelector('dialog[open]'));
   await rendered(page);
 
   const size = () => Number(cli(['ledger', 'checkpoint']).out.split('\n')[1]);
@@ -548,7 +578,7 @@ test('the walkthrough from the page: record evidence, a refused tag, a dry run, 
   assert.ok(approved.includes(`from ${D1}`) && approved.includes(`to ${D3}`), approved);
   assert.equal(size(), before); // dry runs are not ledgered
   await page.click('#promote-confirm');
-  await page.waitForFunction(() => !document.querySelector('dialog[open]'));
+  await waitFor(page, () => !document.querySelector('dialog[open]'));
   await rendered(page);
   const env = cliJson(['env', 'staging']);
   assert.equal(env.repositories[REPO].current.digest, D3);
@@ -563,7 +593,7 @@ test('a reader sees no actions, and an action forged with a reader token gets 40
     const reader = await newPage(context);
     await signIn(reader, VIEWER);
     assert.equal(await textOf(reader, '#principal'), 'Signed in as viewer (reader)');
-    await reader.waitForFunction(() => document.querySelector('section[aria-labelledby="env-production"]'));
+    await waitFor(reader, () => !!document.querySelector('section[aria-labelledby="env-production"]'));
     assert.equal(await reader.$$eval('button.rollback', (b) => b.length), 0);
     assert.equal(await reader.$('#record'), null);
     assert.equal(await reader.$('#promote'), null);

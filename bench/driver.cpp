@@ -85,6 +85,43 @@ void expect_status(const json& load, int status, const std::string& what) {
   }
 }
 
+// --- The bare server ----------------------------------------------------------------------
+
+BareServer::BareServer(const std::string& dir) {
+  m_process.start({DG_BENCH_BARE, "--address-file", dir + "/bare-address"}, dir + "/bare.log");
+  m_address = wait_for_address(dir + "/bare-address");
+}
+
+BareRounds rounds_against_bare(int count,
+                               Load load,
+                               const std::string& bare_address,
+                               const std::string& daemon_address,
+                               const std::string& what,
+                               const std::string& unit) {
+  BareRounds out;
+  for (int r = 0; r < count; ++r) {
+    load.address = bare_address;
+    json b = run_load(load);
+    expect_status(b, 200, "bare server");
+    load.address = daemon_address;
+    json d = run_load(load);
+    expect_status(d, 200, what);
+    out.base_rps.push_back(b["rps"]);
+    out.base_p50.push_back(b["latency"]["p50_ms"]);
+    out.base_p99.push_back(b["latency"]["p99_ms"]);
+    out.dg_rps.push_back(d["rps"]);
+    out.dg_p50.push_back(d["latency"]["p50_ms"]);
+    out.dg_p99.push_back(d["latency"]["p99_ms"]);
+    say("  round " + std::to_string(r + 1) + ": bare " + std::to_string(b["rps"].get<double>()) +
+        " req/s, digestgated " + std::to_string(d["rps"].get<double>()) + " " + unit);
+    out.rounds.push_back({{"baseline", b},
+                          {"digestgate", d},
+                          {"ratio", d["rps"].get<double>() / b["rps"].get<double>()},
+                          {"load_average", load_average()}});
+  }
+  return out;
+}
+
 // --- Evidence -----------------------------------------------------------------------------
 
 // Records complete evidence for `digest` and checks the daemon took it.

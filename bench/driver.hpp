@@ -11,6 +11,7 @@
 #include "tests/support/signer.hpp"
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -194,6 +195,39 @@ json run_load(const Load& l);
 std::uint64_t status_count(const json& load, int status);
 // Throws unless every response had `status`; the load's errors count against it.
 void expect_status(const json& load, int status, const std::string& what);
+
+// --- The bare server ----------------------------------------------------------------------
+
+// dg_bench_bare_server, the baseline of the request paths, started with its address file and log
+// in `dir`; stopped (SIGTERM) when it goes.
+class BareServer {
+public:
+  explicit BareServer(const std::string& dir);
+  ~BareServer() { stop(); }
+  BareServer(const BareServer&) = delete;
+  BareServer& operator=(const BareServer&) = delete;
+
+  // "HOST:PORT"; empty when the server did not write it in 10 s.
+  const std::string& address() const { return m_address; }
+  void stop() { m_process.stop(SIGTERM, std::chrono::seconds(30)); }
+
+private:
+  test::Process m_process;
+  std::string m_address;
+};
+
+// Rounds of `load` against the bare server and then digestgated, alternating, every response 200.
+struct BareRounds {
+  json rounds = json::array(); // each: baseline, digestgate, ratio, load_average
+  std::vector<double> base_rps, base_p50, base_p99, dg_rps, dg_p50, dg_p99;
+};
+// `what` names digestgated's requests in errors, `unit` its rate in the progress lines.
+BareRounds rounds_against_bare(int count,
+                               Load load,
+                               const std::string& bare_address,
+                               const std::string& daemon_address,
+                               const std::string& what,
+                               const std::string& unit);
 
 // --- Evidence -----------------------------------------------------------------------------
 

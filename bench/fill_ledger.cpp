@@ -314,33 +314,25 @@ int run(const Options& o) {
 } // namespace
 
 int main(int argc, char** argv) {
+  const dg::bench::Program program{
+      "dg_bench_fill",
+      k_usage,
+      {"--state-dir", "--entries", "--origin", "--repositories", "--in-flight", "--lookups"}};
   Options o;
-  const auto args = dg::bench::CommandLine::parse(
-      argc, argv,
-      {"--state-dir", "--entries", "--origin", "--repositories", "--in-flight", "--lookups"},
-      "dg_bench_fill", k_usage);
-  if (!args) {
-    return 2;
-  }
-  try {
-    o.state_dir = args->text("--state-dir");
-    o.entries = args->integer("--entries", 0);
-    o.origin = args->text("--origin", o.origin);
-    o.repositories = static_cast<int>(args->integer("--repositories", o.repositories));
-    const long long in_flight = args->integer("--in-flight", static_cast<long long>(o.in_flight));
-    o.in_flight = static_cast<std::size_t>(std::max(0LL, in_flight));
-    o.lookups = static_cast<int>(args->integer("--lookups", o.lookups));
-    if (o.state_dir.empty() || o.entries < 1 || o.repositories < 1 || o.in_flight < 1) {
-      throw std::invalid_argument("--state-dir and a positive --entries are required");
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "dg_bench_fill: " << e.what() << "\n" << k_usage;
-    return 2;
-  }
-  try {
-    return run(o);
-  } catch (const std::exception& e) {
-    std::cerr << "dg_bench_fill: " << e.what() << "\n";
-    return 1;
-  }
+  return dg::bench::program_main(
+      argc, argv, program,
+      [&](const dg::bench::CommandLine& args) {
+        o.state_dir = args.text("--state-dir");
+        o.entries = args.integer("--entries", 0);
+        o.origin = args.text("--origin", o.origin);
+        o.repositories = static_cast<int>(args.integer("--repositories", o.repositories));
+        const long long in_flight =
+            args.integer("--in-flight", static_cast<long long>(o.in_flight));
+        o.in_flight = static_cast<std::size_t>(std::max(0LL, in_flight));
+        o.lookups = static_cast<int>(args.integer("--lookups", o.lookups));
+        if (o.state_dir.empty() || o.entries < 1 || o.repositories < 1 || o.in_flight < 1) {
+          throw std::invalid_argument("--state-dir and a positive --entries are required");
+        }
+      },
+      [&] { return run(o); });
 }

@@ -236,61 +236,44 @@ int run(const Options& o) {
   return 0;
 }
 
+// Reads the options; throws std::invalid_argument naming a bad one.
+Options options(const dg::bench::CommandLine& args) {
+  Options o;
+  const std::string address = args.text("--address");
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    throw std::invalid_argument(address.empty() ? "--address is required"
+                                                : "--address needs HOST:PORT");
+  }
+  o.host = address.substr(0, colon);
+  o.port = std::stoi(address.substr(colon + 1));
+  o.connections = static_cast<int>(args.integer("--connections", o.connections));
+  o.duration = args.number("--duration", o.duration);
+  o.warmup = args.number("--warmup", o.warmup);
+  o.threads = static_cast<int>(args.integer("--threads", o.threads));
+  o.method = args.text("--method", o.method);
+  o.target = args.text("--target", o.target);
+  o.headers = args.texts("--header");
+  o.body_file = args.text("--body-file");
+  o.bodies_file = args.text("--bodies-file");
+  o.cycle = args.flag("--cycle");
+  if (o.host.empty() || o.connections < 1 || o.threads < 1 || o.duration <= 0) {
+    throw std::invalid_argument("--address is required; counts must be positive");
+  }
+  return o;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+  const dg::bench::Program program{"dg_bench_load",
+                                   k_usage,
+                                   {"--address", "--connections", "--duration", "--warmup",
+                                    "--threads", "--method", "--target", "--header", "--body-file",
+                                    "--bodies-file"},
+                                   {"--cycle"}};
   Options o;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  try {
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      auto next = [&]() -> const std::string& {
-        if (i + 1 >= args.size()) {
-          throw std::invalid_argument(args[i] + " needs a value");
-        }
-        return args[++i];
-      };
-      const std::string& a = args[i];
-      if (a == "--address") {
-        const std::string& v = next();
-        auto colon = v.rfind(':');
-        if (colon == std::string::npos) {
-          throw std::invalid_argument("--address needs HOST:PORT");
-        }
-        o.host = v.substr(0, colon);
-        o.port = std::stoi(v.substr(colon + 1));
-      } else if (a == "--connections") {
-        o.connections = std::stoi(next());
-      } else if (a == "--duration") {
-        o.duration = std::stod(next());
-      } else if (a == "--warmup") {
-        o.warmup = std::stod(next());
-      } else if (a == "--threads") {
-        o.threads = std::stoi(next());
-      } else if (a == "--method") {
-        o.method = next();
-      } else if (a == "--target") {
-        o.target = next();
-      } else if (a == "--header") {
-        o.headers.push_back(next());
-      } else if (a == "--body-file") {
-        o.body_file = next();
-      } else if (a == "--bodies-file") {
-        o.bodies_file = next();
-      } else if (a == "--cycle") {
-        o.cycle = true;
-      } else if (a == "--help" || a == "-h") {
-        std::cout << k_usage;
-        return 0;
-      } else {
-        throw std::invalid_argument("unknown argument '" + a + "'");
-      }
-    }
-    if (o.host.empty() || o.connections < 1 || o.threads < 1 || o.duration <= 0) {
-      throw std::invalid_argument("--address is required; counts must be positive");
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "dg_bench_load: " << e.what() << "\n" << k_usage;
-    return 2;
-  }
-  return run(o);
+  return dg::bench::program_main(
+      argc, argv, program, [&](const dg::bench::CommandLine& args) { o = options(args); },
+      [&] { return run(o); });
 }

@@ -352,9 +352,7 @@ json observation_path(const Settings& s, const std::string& work) {
       " observations/s, the idle one " + std::to_string(quiet["idle_cpu_percent"].get<double>()) +
       " %");
 
-  test::Process bare;
-  bare.start({DG_BENCH_BARE, "--address-file", dir + "/bare-address"}, dir + "/bare.log");
-  const std::string bare_address = wait_for_address(dir + "/bare-address");
+  BareServer bare(dir);
 
   Load load{
       "", s.read_connections, s.duration, s.warmup, "POST", "/v1/promotions", dir + "/dry-run.json",
@@ -369,7 +367,7 @@ json observation_path(const Settings& s, const std::string& work) {
     // other, and the machine's drift favours neither.
     Side& first = sides[r % 2];
     Side& second = sides[1 - r % 2];
-    load.address = bare_address;
+    load.address = bare.address();
     json b = run_load(load);
     expect_status(b, 200, "bare server");
     json a = measure(first, load, host);
@@ -432,7 +430,7 @@ json observation_path(const Settings& s, const std::string& work) {
               {"busy_memory", memory_json(busy.pid())},
               {"idle_memory", memory_json(idle.pid())},
               {"rounds", rounds}};
-  bare.stop(SIGTERM, std::chrono::seconds(30));
+  bare.stop();
   busy.stop();
   idle.stop();
   registry.stop(SIGTERM, std::chrono::seconds(30));

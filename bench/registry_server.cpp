@@ -13,29 +13,22 @@
 //
 // usage: dg_bench_registry --address-file FILE --content FILE [--delay-ms MS] [--threads N]
 // Writes the bound "HOST:PORT" to FILE and serves until SIGTERM or SIGINT.
+#include "bench/beast_server.hpp"
 #include "bench/support.hpp"
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
+#include <algorithm>
 #include <atomic>
-#include <csignal>
-#include <iostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-
 namespace {
 
-constexpr auto k_tuple = asio::as_tuple(asio::use_awaitable);
+namespace http = boost::beast::http;
+using dg::bench::HttpAnswer;
+using dg::bench::HttpRequest;
 
 struct Served {
   std::string media_type;
@@ -90,16 +83,17 @@ const Served* find_manifest(const Registry& registry, std::string_view target) {
   return it == registry.manifests.end() ? nullptr : &it->second;
 }
 
-http::response<http::string_body> answer(Registry& registry,
-                                         const http::request<http::string_body>& req) {
+// The answer to a request of the OCI Distribution API, after the registry's delay.
+HttpAnswer serve_api(Registry& registry, const HttpRequest& req) {
+  registry.requests.fetch_add(1, std::memory_order_relaxed);
   std::string_view target(req.target().data(), req.target().size());
   target = target.substr(0, target.find('?'));
-  http::response<http::string_body> res{http::status::ok, req.version()};
+  HttpAnswer out{{http::status::ok, req.version()}, registry.delay};
+  auto& res = out.response;
   res.set(http::field::server, "dg_bench_registry");
   res.set("Docker-Distribution-API-Version", "registry/2.0");
   res.keep_alive(req.keep_alive());
-  const bool head = req.method() == http::verb::head;
-  const bool read = head || req.method() == http::verb::get;
+  const bool read = req.method() == http::verb::head || req.method() == http::verb::get;
   if (read && (target == "/v2/" || target == "/v2")) {
     res.set(http::field::content_type, "application/json");
     res.body() = "{}";
@@ -114,118 +108,52 @@ http::response<http::string_body> answer(Registry& registry,
     res.set(http::field::content_type, "application/json");
     res.body() = R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})";
   }
+  res.prepare_payload(); // a HEAD's Content-Length is that of the GET; its body is not sent
+  return out;
+}
+
+// GET /bench/stats answers at once; everything else is the registry's.
+HttpAnswer answer(Registry& registry, const HttpRequest& req) {
+  if (req.target() != "/bench/stats") {
+    return serve_api(registry, req);
+  }
+  HttpAnswer out{{http::status::ok, req.version()}};
+  auto& res = out.response;
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = dg::bench::json{{"requests", registry.requests.load()},
+                               {"manifests", registry.found.load()},
+                               {"not_found", registry.not_found.load()}}
+                   .dump();
   res.prepare_payload();
-  if (head) {
-    res.body().clear(); // Content-Length stays that of the GET
-  }
-  return res;
-}
-
-asio::awaitable<void> session(Registry& registry, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer;
-  asio::steady_timer timer(stream.get_executor());
-  for (;;) {
-    stream.expires_after(std::chrono::seconds(60));
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(16 * 1024);
-    parser.body_limit(1024 * 1024);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, k_tuple);
-    if (ec) {
-      break;
-    }
-    auto& req = parser.get();
-    if (req.target() == "/bench/stats") {
-      http::response<http::string_body> res{http::status::ok, req.version()};
-      res.set(http::field::content_type, "application/json");
-      res.keep_alive(req.keep_alive());
-      res.body() = dg::bench::json{{"requests", registry.requests.load()},
-                                   {"manifests", registry.found.load()},
-                                   {"not_found", registry.not_found.load()}}
-                       .dump();
-      res.prepare_payload();
-      auto [wec, wn] = co_await http::async_write(stream, res, k_tuple);
-      if (wec || !res.keep_alive()) {
-        break;
-      }
-      continue;
-    }
-    registry.requests.fetch_add(1, std::memory_order_relaxed);
-    timer.expires_after(registry.delay);
-    co_await timer.async_wait(k_tuple);
-    auto res = answer(registry, req);
-    beast::error_code wec;
-    if (req.method() == http::verb::head) {
-      http::response_serializer<http::string_body> sr{res};
-      sr.split(true);
-      std::tie(wec, std::ignore) = co_await http::async_write_header(stream, sr, k_tuple);
-    } else {
-      std::tie(wec, std::ignore) = co_await http::async_write(stream, res, k_tuple);
-    }
-    if (wec || !res.keep_alive()) {
-      break;
-    }
-  }
-  boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-}
-
-asio::awaitable<void> accept_loop(Registry& registry, tcp::acceptor& acceptor) {
-  for (;;) {
-    auto [ec, socket] =
-        co_await acceptor.async_accept(asio::make_strand(acceptor.get_executor()), k_tuple);
-    if (ec) {
-      co_return;
-    }
-    auto executor = socket.get_executor();
-    asio::co_spawn(executor, session(registry, std::move(socket)), asio::detached);
-  }
+  return out;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-  const std::string usage = "usage: dg_bench_registry --address-file FILE --content FILE "
-                            "[--delay-ms MS] [--threads N]\n";
-  const auto args = dg::bench::CommandLine::parse(
-      argc, argv, {"--address-file", "--content", "--delay-ms", "--threads"}, "dg_bench_registry",
-      usage);
-  if (!args) {
-    return 2;
-  }
+  const dg::bench::Program program{"dg_bench_registry",
+                                   "usage: dg_bench_registry --address-file FILE --content FILE "
+                                   "[--delay-ms MS] [--threads N]\n",
+                                   {"--address-file", "--content", "--delay-ms", "--threads"}};
   Registry registry;
   std::string address_file;
   int threads = 1;
-  try {
-    address_file = args->text("--address-file");
-    const std::string content = args->text("--content");
-    if (address_file.empty() || content.empty()) {
-      std::cerr << usage;
-      return 2;
-    }
-    registry.delay = std::chrono::milliseconds(args->integer("--delay-ms", 50));
-    threads = static_cast<int>(std::max(1LL, args->integer("--threads", 1)));
-    load_content(registry, content);
-  } catch (const std::exception& e) {
-    std::cerr << "dg_bench_registry: " << e.what() << "\n" << usage;
-    return 2;
-  }
-  std::signal(SIGPIPE, SIG_IGN);
-  asio::io_context ioc(threads);
-  tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  auto bound = acceptor.local_endpoint();
-  dg::bench::write_text(address_file,
-                        bound.address().to_string() + ":" + std::to_string(bound.port()) + "\n");
-  asio::signal_set signals(ioc, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code&, int) { ioc.stop(); });
-  asio::co_spawn(ioc, accept_loop(registry, acceptor), asio::detached);
-  std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) {
-    pool.emplace_back([&] { ioc.run(); });
-  }
-  ioc.run();
-  for (auto& t : pool) {
-    t.join();
-  }
-  return 0;
+  return dg::bench::program_main(
+      argc, argv, program,
+      [&](const dg::bench::CommandLine& args) {
+        address_file = args.text("--address-file");
+        const std::string content = args.text("--content");
+        if (address_file.empty() || content.empty()) {
+          throw std::invalid_argument("--address-file and --content are required");
+        }
+        registry.delay = std::chrono::milliseconds(args.integer("--delay-ms", 50));
+        threads = static_cast<int>(std::max(1LL, args.integer("--threads", 1)));
+        load_content(registry, content);
+      },
+      [&] {
+        dg::bench::serve_http("127.0.0.1:0", threads, address_file,
+                              [&](const HttpRequest& req) { return answer(registry, req); });
+        return 0;
+      });
 }

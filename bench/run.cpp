@@ -63,39 +63,16 @@ json read_path(const Settings& s, const std::string& work) {
   expect_approved(daemon, body);
   write_text(dir + "/dry-run.json", body);
 
-  test::Process bare;
-  bare.start({DG_BENCH_BARE, "--address-file", dir + "/bare-address"}, dir + "/bare.log");
-  const std::string bare_address = wait_for_address(dir + "/bare-address");
-
+  BareServer bare(dir);
   Load load{
       "", s.read_connections, s.duration, s.warmup, "POST", "/v1/promotions", dir + "/dry-run.json",
       ""};
-  json rounds = json::array();
-  std::vector<double> base_rps, dg_rps, dg_p50, dg_p99, base_p50, base_p99;
-  for (int r = 0; r < s.rounds; ++r) {
-    load.address = bare_address;
-    json b = run_load(load);
-    expect_status(b, 200, "bare server");
-    load.address = daemon.address();
-    json d = run_load(load);
-    expect_status(d, 200, "dry-run promotions");
-    base_rps.push_back(b["rps"]);
-    dg_rps.push_back(d["rps"]);
-    base_p50.push_back(b["latency"]["p50_ms"]);
-    base_p99.push_back(b["latency"]["p99_ms"]);
-    dg_p50.push_back(d["latency"]["p50_ms"]);
-    dg_p99.push_back(d["latency"]["p99_ms"]);
-    say("  round " + std::to_string(r + 1) + ": bare " + std::to_string(b["rps"].get<double>()) +
-        " req/s, digestgated " + std::to_string(d["rps"].get<double>()) + " req/s");
-    rounds.push_back({{"baseline", b},
-                      {"digestgate", d},
-                      {"ratio", d["rps"].get<double>() / b["rps"].get<double>()},
-                      {"load_average", load_average()}});
-  }
+  const BareRounds r = rounds_against_bare(s.rounds, load, bare.address(), daemon.address(),
+                                           "dry-run promotions", "req/s");
   // Where a gap comes from: the daemon's cost per request without an evaluation (an
   // authenticated GET /v1/checkpoint) against the same bare server.
-  Load floor{bare_address, s.read_connections, s.duration, s.warmup,
-             "GET",        "/v1/checkpoint",   "",         ""};
+  Load floor{bare.address(), s.read_connections, s.duration, s.warmup,
+             "GET",          "/v1/checkpoint",   "",         ""};
   json floor_bare = run_load(floor);
   expect_status(floor_bare, 200, "bare server");
   floor.address = daemon.address();
@@ -115,18 +92,17 @@ json read_path(const Settings& s, const std::string& work) {
                 {"digestgate", floor_daemon},
                 {"baseline", floor_bare}}},
               {"baseline", "bare Boost.Beast server, fixed JSON body, same threads"},
-              {"digestgate_rps", median(dg_rps)},
-              {"baseline_rps", median(base_rps)},
-              {"ratio", median(dg_rps) / median(base_rps)},
+              {"digestgate_rps", median(r.dg_rps)},
+              {"baseline_rps", median(r.base_rps)},
+              {"ratio", median(r.dg_rps) / median(r.base_rps)},
               {"target", ">= 0.5"},
-              {"met", median(dg_rps) / median(base_rps) >= 0.5},
-              {"digestgate_p50_ms", median(dg_p50)},
-              {"digestgate_p99_ms", median(dg_p99)},
-              {"baseline_p50_ms", median(base_p50)},
-              {"baseline_p99_ms", median(base_p99)},
+              {"met", median(r.dg_rps) / median(r.base_rps) >= 0.5},
+              {"digestgate_p50_ms", median(r.dg_p50)},
+              {"digestgate_p99_ms", median(r.dg_p99)},
+              {"baseline_p50_ms", median(r.base_p50)},
+              {"baseline_p99_ms", median(r.base_p99)},
               {"daemon_memory", memory_json(daemon.pid())},
-              {"rounds", rounds}};
-  bare.stop(SIGTERM, std::chrono::seconds(30));
+              {"rounds", r.rounds}};
   return out;
 }
 
@@ -193,44 +169,22 @@ json admission_path(const Settings& s, const std::string& work) {
   }
   write_text(dir + "/review.json", body);
 
-  test::Process bare;
-  bare.start({DG_BENCH_BARE, "--address-file", dir + "/bare-address"}, dir + "/bare.log");
-  const std::string bare_address = wait_for_address(dir + "/bare-address");
+  BareServer bare(dir);
   Load load{"",     s.read_connections,      s.duration,           s.warmup,
             "POST", "/v1/admission/staging", dir + "/review.json", ""};
-  json rounds = json::array();
-  std::vector<double> base_rps, dg_rps, dg_p50, dg_p99, base_p99;
-  for (int r = 0; r < s.rounds; ++r) {
-    load.address = bare_address;
-    json b = run_load(load);
-    expect_status(b, 200, "bare server");
-    load.address = daemon.address();
-    json d = run_load(load);
-    expect_status(d, 200, "admission reviews");
-    base_rps.push_back(b["rps"]);
-    dg_rps.push_back(d["rps"]);
-    dg_p50.push_back(d["latency"]["p50_ms"]);
-    dg_p99.push_back(d["latency"]["p99_ms"]);
-    base_p99.push_back(b["latency"]["p99_ms"]);
-    say("  round " + std::to_string(r + 1) + ": bare " + std::to_string(b["rps"].get<double>()) +
-        " req/s, digestgated " + std::to_string(d["rps"].get<double>()) + " reviews/s");
-    rounds.push_back({{"baseline", b},
-                      {"digestgate", d},
-                      {"ratio", d["rps"].get<double>() / b["rps"].get<double>()},
-                      {"load_average", load_average()}});
-  }
-  bare.stop(SIGTERM, std::chrono::seconds(30));
+  const BareRounds r = rounds_against_bare(s.rounds, load, bare.address(), daemon.address(),
+                                           "admission reviews", "reviews/s");
   return {{"connections", s.read_connections},
           {"request", "POST /v1/admission/staging, a Deployment of 5 approved images (2 init)"},
           {"baseline", "bare Boost.Beast server, fixed JSON body, same threads"},
-          {"digestgate_rps", median(dg_rps)},
-          {"baseline_rps", median(base_rps)},
-          {"ratio", median(dg_rps) / median(base_rps)},
+          {"digestgate_rps", median(r.dg_rps)},
+          {"baseline_rps", median(r.base_rps)},
+          {"ratio", median(r.dg_rps) / median(r.base_rps)},
           {"target", "report"},
-          {"digestgate_p50_ms", median(dg_p50)},
-          {"digestgate_p99_ms", median(dg_p99)},
-          {"baseline_p99_ms", median(base_p99)},
-          {"rounds", rounds}};
+          {"digestgate_p50_ms", median(r.dg_p50)},
+          {"digestgate_p99_ms", median(r.dg_p99)},
+          {"baseline_p99_ms", median(r.base_p99)},
+          {"rounds", r.rounds}};
 }
 
 // Sets DG_BENCH_SYNC_DELAY_US for the programs started while it lives (digestgated_bench and
@@ -865,79 +819,62 @@ std::vector<std::int64_t> parse_sizes(const std::string& text) {
   return out;
 }
 
+// The run's settings; throws std::invalid_argument naming a bad option.
+Settings settings(const CommandLine& args) {
+  Settings s;
+  // --quick first, so that explicit options override its defaults.
+  if (args.flag("--quick")) {
+    s.quick = true;
+    s.duration = 3;
+    s.warmup = 1;
+    s.rounds = 1;
+    s.sizes = {1000, 10000};
+    s.record_bodies = 5000;
+  }
+  s.out = args.text("--out", s.out);
+  s.dir = args.text("--dir", s.dir);
+  s.keep = args.flag("--keep");
+  for (const std::string& list : args.texts("--only")) {
+    std::istringstream in(list);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+      if (item != "read" && item != "admission" && item != "observe" && item != "write" &&
+          item != "slow-disk" && item != "record" && item != "ledger") {
+        throw std::invalid_argument("unknown scenario '" + item + "'");
+      }
+      s.only.insert(item);
+    }
+  }
+  s.duration = args.number("--duration", s.duration);
+  s.rounds = static_cast<int>(args.integer("--rounds", s.rounds));
+  if (const auto sizes = args.texts("--sizes"); !sizes.empty()) {
+    s.sizes = parse_sizes(sizes.back());
+  }
+  if (const auto delays = args.texts("--sync-delays"); !delays.empty()) {
+    s.sync_delays_us.clear();
+    for (auto size : parse_sizes(delays.back())) {
+      s.sync_delays_us.push_back(static_cast<int>(size));
+    }
+  }
+  if (s.duration <= 0 || s.rounds < 1) {
+    throw std::invalid_argument("--duration and --rounds must be positive");
+  }
+  return s;
+}
+
 } // namespace
 } // namespace dg::bench
 
 int main(int argc, char** argv) {
   using namespace dg::bench;
   std::signal(SIGPIPE, SIG_IGN);
+  const Program program{
+      "dg_bench",
+      k_usage,
+      {"--out", "--dir", "--only", "--duration", "--rounds", "--sizes", "--sync-delays"},
+      {"--quick", "--keep"}};
   Settings s;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  try {
-    // --quick first, so that explicit options override its defaults.
-    if (std::find(args.begin(), args.end(), "--quick") != args.end()) {
-      s.quick = true;
-      s.duration = 3;
-      s.warmup = 1;
-      s.rounds = 1;
-      s.sizes = {1000, 10000};
-      s.record_bodies = 5000;
-    }
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      auto next = [&]() -> const std::string& {
-        if (i + 1 >= args.size()) {
-          throw std::invalid_argument(args[i] + " needs a value");
-        }
-        return args[++i];
-      };
-      const std::string& a = args[i];
-      if (a == "--quick") {
-        continue;
-      } else if (a == "--out") {
-        s.out = next();
-      } else if (a == "--dir") {
-        s.dir = next();
-      } else if (a == "--keep") {
-        s.keep = true;
-      } else if (a == "--only") {
-        std::istringstream in(next());
-        std::string item;
-        while (std::getline(in, item, ',')) {
-          if (item != "read" && item != "admission" && item != "observe" && item != "write" &&
-              item != "slow-disk" && item != "record" && item != "ledger") {
-            throw std::invalid_argument("unknown scenario '" + item + "'");
-          }
-          s.only.insert(item);
-        }
-      } else if (a == "--duration") {
-        s.duration = std::stod(next());
-      } else if (a == "--rounds") {
-        s.rounds = std::stoi(next());
-      } else if (a == "--sizes") {
-        s.sizes = parse_sizes(next());
-      } else if (a == "--sync-delays") {
-        s.sync_delays_us.clear();
-        for (auto size : parse_sizes(next())) {
-          s.sync_delays_us.push_back(static_cast<int>(size));
-        }
-      } else if (a == "--help" || a == "-h") {
-        std::cout << k_usage;
-        return 0;
-      } else {
-        throw std::invalid_argument("unknown argument '" + a + "'");
-      }
-    }
-    if (s.duration <= 0 || s.rounds < 1) {
-      throw std::invalid_argument("--duration and --rounds must be positive");
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "dg_bench: " << e.what() << "\n" << k_usage;
-    return 2;
-  }
-  try {
-    return run(s);
-  } catch (const std::exception& e) {
-    std::cerr << "dg_bench: " << e.what() << "\n";
-    return 1;
-  }
+  return program_main(
+      argc, argv, program, [&](const CommandLine& args) { s = settings(args); },
+      [&] { return run(s); });
 }

@@ -53,10 +53,15 @@ std::optional<CommandLine> CommandLine::parse(int argc,
                                               char** argv,
                                               const std::set<std::string, std::less<>>& names,
                                               const std::string& program,
-                                              const std::string& usage) {
+                                              const std::string& usage,
+                                              const std::set<std::string, std::less<>>& flags) {
   CommandLine line;
-  for (int i = 1; i < argc; i += 2) {
+  for (int i = 1; i < argc; ++i) {
     const std::string name = argv[i];
+    if (flags.count(name) != 0) {
+      line.m_flags.insert(name);
+      continue;
+    }
     std::string problem;
     if (names.count(name) == 0) {
       problem = "unknown argument '" + name + "'";
@@ -67,14 +72,19 @@ std::optional<CommandLine> CommandLine::parse(int argc,
       std::cerr << program << ": " << problem << "\n" << usage;
       return std::nullopt;
     }
-    line.m_values[name] = argv[i + 1];
+    line.m_values[name].push_back(argv[++i]);
   }
   return line;
 }
 
 std::string CommandLine::text(std::string_view name, const std::string& fallback) const {
   const auto it = m_values.find(name);
-  return it == m_values.end() ? fallback : it->second;
+  return it == m_values.end() ? fallback : it->second.back();
+}
+
+std::vector<std::string> CommandLine::texts(std::string_view name) const {
+  const auto it = m_values.find(name);
+  return it == m_values.end() ? std::vector<std::string>{} : it->second;
 }
 
 long long CommandLine::integer(std::string_view name, long long fallback) const {
@@ -82,16 +92,16 @@ long long CommandLine::integer(std::string_view name, long long fallback) const 
   if (it == m_values.end()) {
     return fallback;
   }
+  const std::string& text = it->second.back();
   try {
     std::size_t used = 0;
-    const long long value = std::stoll(it->second, &used);
-    if (used == it->second.size()) {
+    const long long value = std::stoll(text, &used);
+    if (used == text.size()) {
       return value;
     }
   } catch (const std::exception&) {
   }
-  throw std::invalid_argument(std::string(name) + " takes a whole number, not '" + it->second +
-                              "'");
+  throw std::invalid_argument(std::string(name) + " takes a whole number, not '" + text + "'");
 }
 
 double CommandLine::number(std::string_view name, double fallback) const {
@@ -99,15 +109,46 @@ double CommandLine::number(std::string_view name, double fallback) const {
   if (it == m_values.end()) {
     return fallback;
   }
+  const std::string& text = it->second.back();
   try {
     std::size_t used = 0;
-    const double value = std::stod(it->second, &used);
-    if (used == it->second.size()) {
+    const double value = std::stod(text, &used);
+    if (used == text.size()) {
       return value;
     }
   } catch (const std::exception&) {
   }
-  throw std::invalid_argument(std::string(name) + " takes a number, not '" + it->second + "'");
+  throw std::invalid_argument(std::string(name) + " takes a number, not '" + text + "'");
+}
+
+int program_main(int argc,
+                 char** argv,
+                 const Program& program,
+                 const std::function<void(const CommandLine&)>& configure,
+                 const std::function<int()>& run) {
+  auto flags = program.flags;
+  flags.insert({"--help", "-h"});
+  const auto args =
+      CommandLine::parse(argc, argv, program.options, program.name, program.usage, flags);
+  if (!args) {
+    return 2;
+  }
+  if (args->flag("--help") || args->flag("-h")) {
+    std::cout << program.usage;
+    return 0;
+  }
+  try {
+    configure(*args);
+  } catch (const std::exception& e) {
+    std::cerr << program.name << ": " << e.what() << "\n" << program.usage;
+    return 2;
+  }
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::cerr << program.name << ": " << e.what() << "\n";
+    return 1;
+  }
 }
 
 // --- Files and the machine ----------------------------------------------------------------

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -39,26 +40,51 @@ Percentiles percentiles(std::vector<std::uint32_t>& samples_us);
 // --- Command lines ------------------------------------------------------------------------
 
 // The command line of a benchmark program: `--name value` pairs, each name one of those it was
-// parsed against. The number readers throw std::invalid_argument naming the option whose value
-// is not a number.
+// parsed against (a name given twice keeps both values), and `--flag`s without a value. The
+// number readers throw std::invalid_argument naming the option whose value is not a number.
 class CommandLine {
 public:
-  // Parses argv[1..]. On an argument that is not one of `names` or lacks its value, prints
-  // "`program`: ..." and `usage` on stderr and returns nullopt.
+  // Parses argv[1..]. On an argument that is neither one of `names` nor one of `flags`, or that
+  // lacks its value, prints "`program`: ..." and `usage` on stderr and returns nullopt.
   static std::optional<CommandLine> parse(int argc,
                                           char** argv,
                                           const std::set<std::string, std::less<>>& names,
                                           const std::string& program,
-                                          const std::string& usage);
+                                          const std::string& usage,
+                                          const std::set<std::string, std::less<>>& flags = {});
 
-  // The value of `name`, or `fallback` when it is not given.
+  // The (last) value of `name`, or `fallback` when it is not given.
   std::string text(std::string_view name, const std::string& fallback = "") const;
+  // Every value of `name`, in order.
+  std::vector<std::string> texts(std::string_view name) const;
   long long integer(std::string_view name, long long fallback) const;
   double number(std::string_view name, double fallback) const;
+  // Whether the flag `name` is given.
+  bool flag(std::string_view name) const { return m_flags.count(name) > 0; }
 
 private:
-  std::map<std::string, std::string, std::less<>> m_values;
+  std::map<std::string, std::vector<std::string>, std::less<>> m_values;
+  std::set<std::string, std::less<>> m_flags;
 };
+
+// What a benchmark program's main() is made of: its name (the prefix of its error messages), its
+// usage text, the names of its options with a value and of its flags.
+struct Program {
+  std::string name;
+  std::string usage;
+  std::set<std::string, std::less<>> options;
+  std::set<std::string, std::less<>> flags = {};
+};
+
+// The main() of a benchmark program. Parses the command line (CommandLine::parse; `--help` or
+// `-h` prints the usage on stdout and returns 0), then `configure` reads it: an exception there
+// prints "NAME: what" and the usage on stderr and returns 2. Then returns what `run` returns, or 1
+// after "NAME: what" on stderr when it throws.
+int program_main(int argc,
+                 char** argv,
+                 const Program& program,
+                 const std::function<void(const CommandLine&)>& configure,
+                 const std::function<int()>& run);
 
 // --- Files and the machine ----------------------------------------------------------------
 

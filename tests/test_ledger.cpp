@@ -1,5 +1,6 @@
 #include "ledger/ledger.hpp"
 #include "ledger/seal.hpp"
+#include "tests/support/drafts.hpp"
 #include "tests/support/tempdir.hpp"
 
 #include <doctest/doctest.h>
@@ -19,6 +20,8 @@
 
 using namespace dg;
 using namespace dg::ledger;
+using dg::test::numbered_digest;
+using dg::test::validation_draft;
 
 namespace {
 
@@ -96,18 +99,6 @@ struct LedgerDir {
   }
 };
 
-Draft validation(const std::string& digest, const std::string& tag = "v1") {
-  return Draft{k_validation, "ci",
-               json{{"digest", digest},
-                    {"repository", "ghcr.io/acme/app"},
-                    {"tags", {tag}},
-                    {"evidence", json::object()}}};
-}
-
-std::string digest_of(int n) {
-  return "sha256:" + to_hex(sha256("d" + std::to_string(n)));
-}
-
 } // namespace
 
 TEST_SUITE_BEGIN("ledger");
@@ -115,7 +106,7 @@ TEST_SUITE_BEGIN("ledger");
 TEST_CASE("Appended entries are stored as canonical JSON with their RFC 6962 leaf hash") {
   LedgerDir d;
   auto ledger = d.open();
-  auto c = ledger->append(validation(digest_of(1)));
+  auto c = ledger->append(validation_draft(numbered_digest(1)));
   REQUIRE(c);
   CHECK(c->entry.seq == 1);
   CHECK(c->entry.bytes.rfind("{\"actor\":\"ci\",\"body\":{", 0) == 0);
@@ -132,7 +123,7 @@ TEST_CASE("The schema's triggers abort UPDATE and DELETE of entries, tree nodes 
   LedgerDir d;
   {
     auto ledger = d.open();
-    REQUIRE(ledger->append(validation(digest_of(1))));
+    REQUIRE(ledger->append(validation_draft(numbered_digest(1))));
   }
   for (const char* sql : {"UPDATE entries SET kind = 'promotion' WHERE seq = 1",
                           "DELETE FROM entries WHERE seq = 1", "UPDATE tree_nodes SET hash = x'00'",
@@ -151,11 +142,11 @@ TEST_CASE("The schema's triggers abort UPDATE and DELETE of entries, tree nodes 
 
 TEST_CASE("Entries survive a reopen and the derived tables answer lookups") {
   LedgerDir d;
-  std::string first = digest_of(1), second = digest_of(2);
+  std::string first = numbered_digest(1), second = numbered_digest(2);
   {
     auto ledger = d.open();
-    REQUIRE(ledger->append(validation(first, "v1")));
-    REQUIRE(ledger->append(validation(second, "v1")));
+    REQUIRE(ledger->append(validation_draft(first, "v1")));
+    REQUIRE(ledger->append(validation_draft(second, "v1")));
     json promotion{{"environment", "staging"},
                    {"decision", "approved"},
                    {"promotions", {{{"repository", "ghcr.io/acme/app"}, {"digest", first}}}}};
@@ -166,7 +157,7 @@ TEST_CASE("Entries survive a reopen and the derived tables answer lookups") {
   CHECK(ledger->size() == 3);
   REQUIRE(ledger->read([&](View& view) {
     CHECK(view.digest_repository(first) == std::optional<std::string>("ghcr.io/acme/app"));
-    CHECK_FALSE(view.digest_repository(digest_of(3)));
+    CHECK_FALSE(view.digest_repository(numbered_digest(3)));
     CHECK(view.tag_digests("ghcr.io/acme/app", "v1") == std::vector<std::string>{second, first});
     auto slots = view.slots("staging");
     REQUIRE(slots.size() == 1);
@@ -182,7 +173,7 @@ TEST_CASE("Entries survive a reopen and the derived tables answer lookups") {
 
 TEST_CASE("A digest's standing: its newest approval there and the newest rollback away from it") {
   LedgerDir d;
-  const std::string good = digest_of(1), bad = digest_of(2);
+  const std::string good = numbered_digest(1), bad = numbered_digest(2);
   const std::string repo = "ghcr.io/acme/app";
   auto ledger = d.open();
   auto promote = [&](const std::string& digest) {
@@ -229,7 +220,7 @@ TEST_CASE("Concurrent appends share commits and each is acknowledged with its ow
   for (int t = 0; t < k_threads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < k_each; ++i) {
-        auto c = ledger->append(validation(digest_of(t * 1000 + i)));
+        auto c = ledger->append(validation_draft(numbered_digest(t * 1000 + i)));
         if (!c) {
           ++failures;
         } else {
@@ -272,14 +263,15 @@ TEST_CASE("Completions run in commit order on their own thread, while the writer
   std::promise<void> second_done;
   std::atomic<bool> second_durable{false};
   ledger->submit(
-      [](View&) -> std::optional<Draft> { return validation(digest_of(1)); },
+      [](View&) -> std::optional<Draft> { return validation_draft(numbered_digest(1)); },
       [&](Result<std::optional<Committed>> r) {
         record(r);
-        ledger->submit([](View&) -> std::optional<Draft> { return validation(digest_of(2)); },
-                       [&](Result<std::optional<Committed>> r2) {
-                         record(r2);
-                         second_done.set_value();
-                       });
+        ledger->submit(
+            [](View&) -> std::optional<Draft> { return validation_draft(numbered_digest(2)); },
+            [&](Result<std::optional<Committed>> r2) {
+              record(r2);
+              second_done.set_value();
+            });
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         while (ledger->size() < 2 && std::chrono::steady_clock::now() < deadline) {
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -293,12 +285,13 @@ TEST_CASE("Completions run in commit order on their own thread, while the writer
   constexpr int k_steps = 200;
   std::vector<std::promise<void>> done(k_steps);
   for (int i = 0; i < k_steps; ++i) {
-    ledger->submit([i](View&) -> std::optional<Draft> { return validation(digest_of(100 + i)); },
-                   [&, i](Result<std::optional<Committed>> r) {
-                     record(r);
-                     CHECK((r && r->has_value() && ledger->size() >= (*r)->entry.seq));
-                     done[static_cast<std::size_t>(i)].set_value();
-                   });
+    ledger->submit(
+        [i](View&) -> std::optional<Draft> { return validation_draft(numbered_digest(100 + i)); },
+        [&, i](Result<std::optional<Committed>> r) {
+          record(r);
+          CHECK((r && r->has_value() && ledger->size() >= (*r)->entry.seq));
+          done[static_cast<std::size_t>(i)].set_value();
+        });
   }
   for (auto& p : done) {
     p.get_future().wait();
@@ -319,7 +312,7 @@ TEST_CASE(
                  [&](Result<std::optional<Committed>> r) { nothing.set_value(std::move(r)); });
   ledger->submit([](View&) -> std::optional<Draft> { throw std::runtime_error("boom"); },
                  [&](Result<std::optional<Committed>> r) { thrown.set_value(std::move(r)); });
-  auto ok = ledger->append(validation(digest_of(1)));
+  auto ok = ledger->append(validation_draft(numbered_digest(1)));
   auto n = nothing.get_future().get();
   REQUIRE(n);
   CHECK_FALSE(n->has_value());
@@ -346,16 +339,16 @@ TEST_CASE("A completion that throws neither stops the writer nor loses its entry
   REQUIRE(opened);
   auto& ledger = **opened;
   std::promise<std::int64_t> first;
-  ledger.submit([](View&) -> std::optional<Draft> { return validation(digest_of(1)); },
+  ledger.submit([](View&) -> std::optional<Draft> { return validation_draft(numbered_digest(1)); },
                 [&](Result<std::optional<Committed>> r) {
                   first.set_value(r && r->has_value() ? (*r)->entry.seq : -1);
                   throw std::runtime_error("the caller's bug");
                 });
-  ledger.submit([](View&) -> std::optional<Draft> { return validation(digest_of(2)); },
+  ledger.submit([](View&) -> std::optional<Draft> { return validation_draft(numbered_digest(2)); },
                 [](Result<std::optional<Committed>>) { throw 42; }); // not a std::exception
   CHECK(first.get_future().get() == 1);
   // The writer and the completion thread go on.
-  auto later = ledger.append(validation(digest_of(3)));
+  auto later = ledger.append(validation_draft(numbered_digest(3)));
   REQUIRE(later);
   CHECK(later->entry.seq == 3);
   CHECK(ledger.callback_failures() == 2);
@@ -379,15 +372,15 @@ TEST_CASE("An edited entry fails the integrity check when the ledger is opened")
   LedgerDir d;
   {
     auto ledger = d.open();
-    REQUIRE(ledger->append(validation(digest_of(1))));
-    REQUIRE(ledger->append(validation(digest_of(2))));
+    REQUIRE(ledger->append(validation_draft(numbered_digest(1))));
+    REQUIRE(ledger->append(validation_draft(numbered_digest(2))));
   }
   REQUIRE(d.exec("DROP TRIGGER entries_no_UPDATE; UPDATE entries SET bytes = "
                  "replace(bytes, 'ghcr.io', 'evil.io') WHERE seq = 2") == SQLITE_OK);
   auto ledger = d.open();
   CHECK_FALSE(ledger->integrity().ok);
   CHECK(ledger->integrity().first_bad_seq == 2);
-  auto appended = ledger->append(validation(digest_of(3)));
+  auto appended = ledger->append(validation_draft(numbered_digest(3)));
   REQUIRE_FALSE(appended);
   CHECK(appended.error().code == Errc::corrupt);
   auto report = verify_ledger(d.db(), "");
@@ -398,10 +391,10 @@ TEST_CASE("An edited entry fails the integrity check when the ledger is opened")
 
 TEST_CASE("Derived tables edited outside the daemon are rebuilt from the entries on open") {
   LedgerDir d;
-  std::string revoked = digest_of(1), forged = digest_of(2);
+  std::string revoked = numbered_digest(1), forged = numbered_digest(2);
   {
     auto ledger = d.open();
-    REQUIRE(ledger->append(validation(revoked)));
+    REQUIRE(ledger->append(validation_draft(revoked)));
     REQUIRE(
         ledger->append(Draft{k_revocation, "ops", json{{"digest", revoked}, {"reason", "CVE"}}}));
   }
@@ -497,12 +490,12 @@ TEST_CASE("The seal's MAC is HMAC-SHA-256: RFC 4231 and the hand-built HMAC agre
 
 TEST_CASE("Derived tables written by the ledger are sealed and confirmed without a rebuild") {
   LedgerDir d;
-  const std::string first = digest_of(1), second = digest_of(2);
+  const std::string first = numbered_digest(1), second = numbered_digest(2);
   {
     auto ledger = d.open();
     CHECK(ledger->start_report().entries == 0);
-    REQUIRE(ledger->append(validation(first)));
-    REQUIRE(ledger->append(validation(second)));
+    REQUIRE(ledger->append(validation_draft(first)));
+    REQUIRE(ledger->append(validation_draft(second)));
     for (const auto& digest : {first, second, first}) { // slots updated in place
       json promotion{{"environment", "staging"},
                      {"decision", "approved"},
@@ -515,7 +508,7 @@ TEST_CASE("Derived tables written by the ledger are sealed and confirmed without
     ledger->submit([](View&) -> std::optional<Draft> { throw std::runtime_error("step failed"); },
                    [&](Result<std::optional<Committed>> r) { failed.set_value(std::move(r)); });
     CHECK_FALSE(failed.get_future().get());
-    REQUIRE(ledger->append(validation(digest_of(3))));
+    REQUIRE(ledger->append(validation_draft(numbered_digest(3))));
   }
   auto ledger = d.open();
   CHECK(ledger->integrity().ok);
@@ -526,11 +519,11 @@ TEST_CASE("Derived tables written by the ledger are sealed and confirmed without
 
 TEST_CASE("Any change to the derived tables or their seal outside the ledger forces a rebuild") {
   LedgerDir d;
-  const std::string revoked = digest_of(1);
+  const std::string revoked = numbered_digest(1);
   {
     auto ledger = d.open();
-    REQUIRE(ledger->append(validation(revoked)));
-    REQUIRE(ledger->append(validation(digest_of(2))));
+    REQUIRE(ledger->append(validation_draft(revoked)));
+    REQUIRE(ledger->append(validation_draft(numbered_digest(2))));
     REQUIRE(ledger->append(Draft{k_revocation, "ops", json{{"digest", revoked}, {"reason", "x"}}}));
   }
   std::string problem = "the derived tables changed since the daemon sealed them";
@@ -566,7 +559,7 @@ TEST_CASE("Any change to the derived tables or their seal outside the ledger for
     sqlite3_close(h);
     {
       auto ledger = d.open();
-      REQUIRE(ledger->append(validation(digest_of(4))));
+      REQUIRE(ledger->append(validation_draft(numbered_digest(4))));
     }
     REQUIRE(d.exec("UPDATE meta SET value = '" + earlier + "' WHERE key = 'derived_seal'") ==
             SQLITE_OK);
@@ -611,7 +604,7 @@ std::vector<std::string> seal_fields(const LedgerDir& d) {
 void fill(const LedgerDir& d, int n) {
   auto ledger = d.open();
   for (int i = 1; i <= n; ++i) {
-    REQUIRE(ledger->append(validation(digest_of(i))));
+    REQUIRE(ledger->append(validation_draft(numbered_digest(i))));
   }
 }
 
@@ -621,14 +614,14 @@ TEST_CASE("Checkpoints written by the ledger are confirmed by the seal, not by e
     auto ledger = d.open();
     // A new ledger has no seal yet: its (no) checkpoints are verified, and then sealed.
     CHECK(ledger->start_report().checkpoints_verified);
-    REQUIRE(ledger->append(validation(digest_of(1))));
-    REQUIRE(ledger->append(validation(digest_of(2))));
+    REQUIRE(ledger->append(validation_draft(numbered_digest(1))));
+    REQUIRE(ledger->append(validation_draft(numbered_digest(2))));
     // A failed step adds no checkpoint, and nothing to either sum.
     std::promise<Result<std::optional<Committed>>> failed;
     ledger->submit([](View&) -> std::optional<Draft> { throw std::runtime_error("step failed"); },
                    [&](Result<std::optional<Committed>> r) { failed.set_value(std::move(r)); });
     CHECK_FALSE(failed.get_future().get());
-    REQUIRE(ledger->append(validation(digest_of(3))));
+    REQUIRE(ledger->append(validation_draft(numbered_digest(3))));
   }
   auto ledger = d.open();
   CHECK(ledger->integrity().ok);
@@ -698,7 +691,7 @@ TEST_CASE("An older checkpoint changed outside the ledger fails the open") {
   CHECK(integrity.first_bad_seq == 2);
   CHECK(integrity.message == problem);
   CHECK(ledger->start_report().checkpoints_verified);
-  auto appended = ledger->append(validation(digest_of(5)));
+  auto appended = ledger->append(validation_draft(numbered_digest(5)));
   REQUIRE_FALSE(appended);
   CHECK(appended.error().code == Errc::corrupt);
   ledger->close();

@@ -2,6 +2,7 @@
 // schema and its privileges, several ledgers (daemons) appending to one database, the same views
 // as on SQLite, `ledger copy` both ways, and a promoted standby that is behind.
 #include "ledger/ledger.hpp"
+#include "tests/support/drafts.hpp"
 #include "tests/support/postgres.hpp"
 #include "tests/support/tempdir.hpp"
 
@@ -17,6 +18,9 @@
 
 using namespace dg;
 using namespace dg::ledger;
+using dg::test::numbered_digest;
+using dg::test::promotion_draft;
+using dg::test::validation_draft;
 
 namespace {
 
@@ -53,25 +57,6 @@ struct StateDir {
     return std::move(*l);
   }
 };
-
-Draft validation(const std::string& digest, const std::string& tag = "v1") {
-  return Draft{k_validation, "ci",
-               json{{"digest", digest},
-                    {"repository", "ghcr.io/acme/app"},
-                    {"tags", {tag}},
-                    {"evidence", json::object()}}};
-}
-
-Draft promotion(const std::string& env, const std::string& digest, bool approved) {
-  return Draft{k_promotion, "deploy",
-               json{{"environment", env},
-                    {"decision", approved ? "approved" : "refused"},
-                    {"promotions", {{{"repository", "ghcr.io/acme/app"}, {"digest", digest}}}}}};
-}
-
-std::string digest_of(int n) {
-  return "sha256:" + to_hex(sha256("d" + std::to_string(n)));
-}
 
 // Every answer of a view, as text, for comparing two backends.
 std::string everything(View& v, const std::vector<std::string>& digests) {
@@ -126,13 +111,13 @@ std::string everything(View& v, const std::vector<std::string>& digests) {
 std::vector<std::string> fill(Ledger& l) {
   std::vector<std::string> digests;
   for (int i = 1; i <= 4; ++i) {
-    digests.push_back(digest_of(i));
-    REQUIRE(l.append(validation(digest_of(i), i % 2 ? "v1" : "v2")));
+    digests.push_back(numbered_digest(i));
+    REQUIRE(l.append(validation_draft(numbered_digest(i), i % 2 ? "v1" : "v2")));
   }
   REQUIRE(l.append(Draft{k_policy, "digestgated", json{{"sha256", "ab"}}}));
-  REQUIRE(l.append(promotion("staging", digests[0], true)));
-  REQUIRE(l.append(promotion("staging", digests[1], false)));
-  REQUIRE(l.append(promotion("staging", digests[2], true)));
+  REQUIRE(l.append(promotion_draft("staging", digests[0], true)));
+  REQUIRE(l.append(promotion_draft("staging", digests[1], false)));
+  REQUIRE(l.append(promotion_draft("staging", digests[2], true)));
   REQUIRE(l.append(Draft{k_deployment, "deploy",
                          json{{"environment", "staging"},
                               {"repository", "ghcr.io/acme/app"},
@@ -146,7 +131,7 @@ std::vector<std::string> fill(Ledger& l) {
                               {"from_digest", digests[2]},
                               {"decision", "approved"}}}));
   REQUIRE(l.append(Draft{k_revocation, "ops", json{{"digest", digests[2]}, {"reason", "CVE"}}}));
-  REQUIRE(l.append(promotion("production", digests[0], true)));
+  REQUIRE(l.append(promotion_draft("production", digests[0], true)));
   return digests;
 }
 
@@ -176,7 +161,7 @@ TEST_CASE("PostgreSQL: init creates the schema once and grants the daemons' role
   REQUIRE(Ledger::initialize(InitOptions{db, "", "dg_app"}, s.key->public_key())); // a no-op
   {
     auto l = s.open(db);
-    REQUIRE(l->append(validation(digest_of(1))));
+    REQUIRE(l->append(validation_draft(numbered_digest(1))));
   }
   std::string name = db.substr(db.rfind('/') + 1);
   CHECK(server().psql(name, "SELECT count(*) FROM checkpoint_keys") == "1");
@@ -233,7 +218,7 @@ TEST_CASE("PostgreSQL: every view answers as SQLite's does, and copies are ident
     auto again = copy_ledger(file, db);
     REQUIRE_FALSE(again);
     CHECK(again.error().message.find("already holds entries") != std::string::npos);
-    REQUIRE(l->append(validation(digest_of(9))));
+    REQUIRE(l->append(validation_draft(numbered_digest(9))));
   }
   // And back: the PostgreSQL ledger (now 13 entries) into a new SQLite file.
   std::string back = (s.dir / "back.db").string();
@@ -248,7 +233,7 @@ TEST_CASE("PostgreSQL: every view answers as SQLite's does, and copies are ident
   auto l = s.open(back);
   CHECK(l->integrity().ok);
   auto pl = s.open(db);
-  digests.push_back(digest_of(9));
+  digests.push_back(numbered_digest(9));
   CHECK(answers(*l, digests) == answers(*pl, digests));
 }
 
@@ -273,7 +258,7 @@ TEST_CASE("PostgreSQL: two ledgers appending at once keep one dense order, and e
     threads.emplace_back([&, t] {
       Ledger& l = t % 2 ? *la : *lb;
       for (int i = 0; i < k_each; ++i) {
-        auto c = l.append(validation(digest_of(t * 1000 + i)));
+        auto c = l.append(validation_draft(numbered_digest(t * 1000 + i)));
         if (!c) {
           ++failures;
           continue;
@@ -292,14 +277,15 @@ TEST_CASE("PostgreSQL: two ledgers appending at once keep one dense order, and e
   CHECK(la->size() == k_threads * k_each);
   CHECK(lb->size() == k_threads * k_each);
   // A revocation through A is seen by B's next read and by B's next writer step.
-  REQUIRE(la->append(Draft{k_revocation, "ops", json{{"digest", digest_of(7)}, {"reason", "x"}}}));
+  REQUIRE(la->append(
+      Draft{k_revocation, "ops", json{{"digest", numbered_digest(7)}, {"reason", "x"}}}));
   bool revoked = false;
-  REQUIRE(lb->read([&](View& v) { revoked = v.revocation(digest_of(7)).has_value(); }));
+  REQUIRE(lb->read([&](View& v) { revoked = v.revocation(numbered_digest(7)).has_value(); }));
   CHECK(revoked);
   std::promise<bool> seen_by_step;
   lb->submit(
       [&](View& v) -> std::optional<Draft> {
-        seen_by_step.set_value(v.revocation(digest_of(7)).has_value());
+        seen_by_step.set_value(v.revocation(numbered_digest(7)).has_value());
         return std::nullopt;
       },
       [](Result<std::optional<Committed>>) {});
@@ -327,18 +313,18 @@ TEST_CASE("PostgreSQL: a database that lacks entries this daemon saw is refused,
   REQUIRE(Ledger::initialize(behind, s.key->public_key()));
   {
     auto l = s.open(behind);
-    REQUIRE(l->append(validation(digest_of(1))));
+    REQUIRE(l->append(validation_draft(numbered_digest(1))));
   }
   std::filesystem::remove(s.dir / "checkpoint.latest");
   {
     auto l = s.open(db);
-    REQUIRE(l->append(validation(digest_of(1))));
-    REQUIRE(l->append(validation(digest_of(2))));
+    REQUIRE(l->append(validation_draft(numbered_digest(1))));
+    REQUIRE(l->append(validation_draft(numbered_digest(2))));
   }
   // The witness now says 2 entries; the other database (a standby that was behind) holds 1.
   auto l = s.open(behind);
   CHECK_FALSE(l->integrity().ok);
-  auto refused = l->append(validation(digest_of(3)));
+  auto refused = l->append(validation_draft(numbered_digest(3)));
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == Errc::corrupt);
 }

@@ -561,98 +561,117 @@ int cmd_evidence_show(Context& c, const Args& args) {
 constexpr std::string_view k_file_help =
     "the working file (default: $DIGESTGATE_EVIDENCE, else ./digestgate-evidence.json)";
 
+// `evidence init`: a new working file from the image and the CI's variables.
+VerbSpec evidence_init_verb() {
+  return VerbSpec{
+      .name = "evidence init",
+      .summary = "Start an evidence record for an image digest",
+      .description =
+          "Writes a new working file with the subject (name, digest, media type and platforms\n"
+          "from the registry, or from --manifest, the raw index of `docker buildx imagetools\n"
+          "inspect --raw` or `crane manifest`; BuildKit's attestation manifests are left out),\n"
+          "tags, labels, mirrors (looked up in their registries when the subject is; else the\n"
+          "subject's manifest or =FILE's), pushed_at (default: now), and the source and build\n"
+          "facts of the CI's variables (GitHub and Forgejo Actions, GitLab CI), each\n"
+          "overridable by a flag. Registry credentials come from DIGESTGATE_REGISTRY_USERNAME\n"
+          "and DIGESTGATE_REGISTRY_PASSWORD.\n"
+          "Exits 1 when the manifest is not the image's or a registry lacks the digest, 3 when\n"
+          "a registry cannot be asked.\n",
+      .flags = {{"--image", "NAME@DIGEST", "the pushed image (a tag may stand before @)", true},
+                {"--manifest", "FILE", "the image's raw index or manifest"},
+                {"--tag", "TAG", "a tag of the image (that of a refs/tags ref is added)", false,
+                 true},
+                {"--label", "KEY=VALUE", "an image label", false, true},
+                {"--mirror", "NAME[=FILE]",
+                 "another repository holding the digest, with its "
+                 "raw manifest when it may differ",
+                 false, true},
+                {"--pushed-at", "TIME", "when the image was pushed (RFC 3339)"},
+                {"--registry", "HOST=ENDPOINT",
+                 "where a registry is served, e.g. "
+                 "127.0.0.1:5000=http://127.0.0.1:5000",
+                 false, true},
+                {"--registry-ca", "FILE", "CA certificates for the registries' TLS"},
+                {"--no-registry", "", "ask no registry (no --manifest: no platforms)"},
+                {"--repository", "URL", "source.repository"},
+                {"--commit", "SHA", "source.commit"},
+                {"--ref", "REF", "source.ref"},
+                {"--builder-id", "ID", "build.builder_id"},
+                {"--run-id", "ID", "build.run_id"},
+                {"--run-url", "URL", "build.run_url"},
+                {"--base-image", "REF", "build.base_image (name@sha256:...)"},
+                {"--file", "FILE", k_file_help}},
+      .handler = cmd_evidence_init};
+}
+
+// `evidence gate`: a gate from a tool's report or from flags alone.
+VerbSpec evidence_gate_verb() {
+  return VerbSpec{
+      .name = "evidence gate",
+      .summary = "Add a gate read from a tool's own report",
+      .description =
+          "Reads one report: trivy or grype JSON, SARIF, SPDX or CycloneDX JSON (--syft takes\n"
+          "either), JUnit XML; or makes a gate from --result and the flags alone. The tool, its\n"
+          "version, the target, the times and the findings come from the report; flags override\n"
+          "them. A report about a tag or another digest is refused (exit 1): gates must run\n"
+          "against the digest. A gate replaces an earlier one of the same name.\n",
+      .flags = {{"--name", "NAME", "the gate's name in the policy", true},
+                {"--trivy", "FILE", "trivy JSON (--format json)"},
+                {"--grype", "FILE", "grype JSON (-o json)"},
+                {"--sarif", "FILE", "SARIF 2.1.0"},
+                {"--syft", "FILE", "syft's SPDX or CycloneDX JSON"},
+                {"--spdx", "FILE", "SPDX 2.x JSON"},
+                {"--cyclonedx", "FILE", "CycloneDX JSON"},
+                {"--junit", "FILE", "JUnit XML"},
+                {"--result", "pass|fail", "the result (required without a report)"},
+                {"--tool", "NAME", "the tool's name"},
+                {"--tool-version", "VERSION", "the tool's version"},
+                {"--target", "REF", "what the tool looked at (name@sha256:...)"},
+                {"--started", "TIME", "when it started (RFC 3339)"},
+                {"--finished", "TIME", "when it finished (RFC 3339)"},
+                {"--artifact", "FILE", "without a report: a file it produced"},
+                {"--file", "FILE", k_file_help}},
+      .handler = cmd_evidence_gate};
+}
+
+// `evidence sign`: signatures, attestations and Sigstore bundles.
+VerbSpec evidence_sign_verb() {
+  return VerbSpec{
+      .name = "evidence sign",
+      .summary = "Add signatures, attestations or Sigstore bundles",
+      .description =
+          "Takes the lines of `cosign download signature` (--cosign-download) or `cosign "
+          "download\n"
+          "attestation` (--attestation), or Sigstore bundles (--bundle: `cosign sign --bundle`,\n"
+          "`gh attestation download`; a message-signature bundle needs its signed --payload).\n",
+      .flags = {{"--cosign-download", "FILE", "cosign download signature output"},
+                {"--attestation", "FILE", "DSSE envelopes, one a line"},
+                {"--bundle", "FILE", "a Sigstore bundle, or one a line"},
+                {"--payload", "FILE", "the artifact a message-signature bundle signs"},
+                {"--file", "FILE", k_file_help}},
+      .handler = cmd_evidence_sign};
+}
+
+// `evidence show`: the working record, judged against a policy on request.
+VerbSpec evidence_show_verb() {
+  return VerbSpec{
+      .name = "evidence show",
+      .summary = "Print the working record, and what a policy would say of it",
+      .description =
+          "Prints the record. With --env, also judges the evidence alone against that\n"
+          "environment of the daemon's policy (GET /v1/policy) or of --policy FILE, and exits 1\n"
+          "if it would be refused. Stage order, revocations and registry observations are judged\n"
+          "at promotion only.\n",
+      .flags = {{"--env", "ENV", "the environment to judge against"},
+                {"--policy", "FILE", "a policy file instead of the daemon's"},
+                {"--file", "FILE", k_file_help}},
+      .handler = cmd_evidence_show};
+}
+
 } // namespace
 
 std::vector<VerbSpec> evidence_verbs() {
-  return {
-      {.name = "evidence init",
-       .summary = "Start an evidence record for an image digest",
-       .description =
-           "Writes a new working file with the subject (name, digest, media type and platforms\n"
-           "from the registry, or from --manifest, the raw index of `docker buildx imagetools\n"
-           "inspect --raw` or `crane manifest`; BuildKit's attestation manifests are left out),\n"
-           "tags, labels, mirrors (looked up in their registries when the subject is; else the\n"
-           "subject's manifest or =FILE's), pushed_at (default: now), and the source and build\n"
-           "facts of the CI's variables (GitHub and Forgejo Actions, GitLab CI), each\n"
-           "overridable by a flag. Registry credentials come from DIGESTGATE_REGISTRY_USERNAME\n"
-           "and DIGESTGATE_REGISTRY_PASSWORD.\n"
-           "Exits 1 when the manifest is not the image's or a registry lacks the digest, 3 when\n"
-           "a registry cannot be asked.\n",
-       .flags = {{"--image", "NAME@DIGEST", "the pushed image (a tag may stand before @)", true},
-                 {"--manifest", "FILE", "the image's raw index or manifest"},
-                 {"--tag", "TAG", "a tag of the image (that of a refs/tags ref is added)", false,
-                  true},
-                 {"--label", "KEY=VALUE", "an image label", false, true},
-                 {"--mirror", "NAME[=FILE]",
-                  "another repository holding the digest, with its "
-                  "raw manifest when it may differ",
-                  false, true},
-                 {"--pushed-at", "TIME", "when the image was pushed (RFC 3339)"},
-                 {"--registry", "HOST=ENDPOINT",
-                  "where a registry is served, e.g. "
-                  "127.0.0.1:5000=http://127.0.0.1:5000",
-                  false, true},
-                 {"--registry-ca", "FILE", "CA certificates for the registries' TLS"},
-                 {"--no-registry", "", "ask no registry (no --manifest: no platforms)"},
-                 {"--repository", "URL", "source.repository"},
-                 {"--commit", "SHA", "source.commit"},
-                 {"--ref", "REF", "source.ref"},
-                 {"--builder-id", "ID", "build.builder_id"},
-                 {"--run-id", "ID", "build.run_id"},
-                 {"--run-url", "URL", "build.run_url"},
-                 {"--base-image", "REF", "build.base_image (name@sha256:...)"},
-                 {"--file", "FILE", k_file_help}},
-       .handler = cmd_evidence_init},
-      {.name = "evidence gate",
-       .summary = "Add a gate read from a tool's own report",
-       .description =
-           "Reads one report: trivy or grype JSON, SARIF, SPDX or CycloneDX JSON (--syft takes\n"
-           "either), JUnit XML; or makes a gate from --result and the flags alone. The tool, its\n"
-           "version, the target, the times and the findings come from the report; flags override\n"
-           "them. A report about a tag or another digest is refused (exit 1): gates must run\n"
-           "against the digest. A gate replaces an earlier one of the same name.\n",
-       .flags = {{"--name", "NAME", "the gate's name in the policy", true},
-                 {"--trivy", "FILE", "trivy JSON (--format json)"},
-                 {"--grype", "FILE", "grype JSON (-o json)"},
-                 {"--sarif", "FILE", "SARIF 2.1.0"},
-                 {"--syft", "FILE", "syft's SPDX or CycloneDX JSON"},
-                 {"--spdx", "FILE", "SPDX 2.x JSON"},
-                 {"--cyclonedx", "FILE", "CycloneDX JSON"},
-                 {"--junit", "FILE", "JUnit XML"},
-                 {"--result", "pass|fail", "the result (required without a report)"},
-                 {"--tool", "NAME", "the tool's name"},
-                 {"--tool-version", "VERSION", "the tool's version"},
-                 {"--target", "REF", "what the tool looked at (name@sha256:...)"},
-                 {"--started", "TIME", "when it started (RFC 3339)"},
-                 {"--finished", "TIME", "when it finished (RFC 3339)"},
-                 {"--artifact", "FILE", "without a report: a file it produced"},
-                 {"--file", "FILE", k_file_help}},
-       .handler = cmd_evidence_gate},
-      {.name = "evidence sign",
-       .summary = "Add signatures, attestations or Sigstore bundles",
-       .description =
-           "Takes the lines of `cosign download signature` (--cosign-download) or `cosign "
-           "download\n"
-           "attestation` (--attestation), or Sigstore bundles (--bundle: `cosign sign --bundle`,\n"
-           "`gh attestation download`; a message-signature bundle needs its signed --payload).\n",
-       .flags = {{"--cosign-download", "FILE", "cosign download signature output"},
-                 {"--attestation", "FILE", "DSSE envelopes, one a line"},
-                 {"--bundle", "FILE", "a Sigstore bundle, or one a line"},
-                 {"--payload", "FILE", "the artifact a message-signature bundle signs"},
-                 {"--file", "FILE", k_file_help}},
-       .handler = cmd_evidence_sign},
-      {.name = "evidence show",
-       .summary = "Print the working record, and what a policy would say of it",
-       .description =
-           "Prints the record. With --env, also judges the evidence alone against that\n"
-           "environment of the daemon's policy (GET /v1/policy) or of --policy FILE, and exits 1\n"
-           "if it would be refused. Stage order, revocations and registry observations are judged\n"
-           "at promotion only.\n",
-       .flags = {{"--env", "ENV", "the environment to judge against"},
-                 {"--policy", "FILE", "a policy file instead of the daemon's"},
-                 {"--file", "FILE", k_file_help}},
-       .handler = cmd_evidence_show},
-  };
+  return {evidence_init_verb(), evidence_gate_verb(), evidence_sign_verb(), evidence_show_verb()};
 }
 
 } // namespace dg::cli

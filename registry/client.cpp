@@ -207,6 +207,14 @@ Result<std::vector<Descriptor>> descriptors(const Manifest& manifest, const char
   return out;
 }
 
+bool has_credentials(const RegistrySettings& settings) {
+  return !settings.username.empty() || !settings.password.empty();
+}
+
+std::string basic_authorization(const RegistrySettings& settings) {
+  return "Basic " + base64_encode(settings.username + ":" + settings.password);
+}
+
 } // namespace
 
 Result<Repository> split_repository(std::string_view name) {
@@ -256,11 +264,7 @@ Client::Client(ClientOptions options, std::shared_ptr<Transport> transport)
     : m_options(std::move(options)),
       m_transport(transport ? std::move(transport) : make_network_transport()) {}
 
-Result<HttpResponse> Client::call(const Repository& repository,
-                                  const std::string& method,
-                                  const std::string& path,
-                                  const std::string& accept,
-                                  std::uint64_t max_body) {
+Result<Client::Call> Client::prepare(const Repository& repository, std::uint64_t max_body) const {
   Call c;
   c.repository = repository;
   if (auto it = m_options.registries.find(repository.host); it != m_options.registries.end()) {
@@ -285,74 +289,94 @@ Result<HttpResponse> Client::call(const Repository& repository,
   c.send.timeout = m_options.timeout;
   c.send.max_body_bytes = max_body;
   c.send.ca_file = c.settings.ca_file;
+  return c;
+}
 
-  HttpRequest request;
-  request.method = method;
-  request.url = c.endpoint;
-  request.url.target = c.prefix + path;
-  if (!accept.empty()) {
-    request.headers.emplace_back("Accept", accept);
+bool Client::authorize(const Call& call, HttpRequest& request) {
+  const std::string& host = call.repository.host;
+  std::lock_guard lock(m_mutex);
+  if (auto it = m_tokens.find(host + " " + call.scope);
+      it != m_tokens.end() && it->second.expires > Clock::now()) {
+    request.headers.emplace_back("Authorization", "Bearer " + it->second.value);
+    return false;
   }
-  const std::string key = repository.host + " " + c.scope;
-  const bool has_credentials = !c.settings.username.empty() || !c.settings.password.empty();
-  const std::string basic =
-      "Basic " + base64_encode(c.settings.username + ":" + c.settings.password);
-  bool sent_basic = false;
-  {
-    std::lock_guard lock(m_mutex);
-    if (auto it = m_tokens.find(key); it != m_tokens.end() && it->second.expires > Clock::now()) {
-      request.headers.emplace_back("Authorization", "Bearer " + it->second.value);
-    } else if (has_credentials && m_basic[repository.host]) {
-      request.headers.emplace_back("Authorization", basic);
-      sent_basic = true;
-    }
+  if (has_credentials(call.settings) && m_basic[host]) {
+    request.headers.emplace_back("Authorization", basic_authorization(call.settings));
+    return true;
   }
-  auto response = send_following_redirects(c, request);
-  if (!response || response->status != 401) {
-    return response;
-  }
-  const std::string challenge = response->header("www-authenticate");
+  return false;
+}
+
+Result<HttpResponse> Client::answer_challenge(const Call& call,
+                                              HttpRequest request,
+                                              const std::string& challenge,
+                                              bool sent_basic) {
+  const std::string& host = call.repository.host;
   std::erase_if(request.headers, [](const auto& h) { return h.first == "Authorization"; });
   if (iequals_prefix(challenge, "bearer ")) {
     {
       std::lock_guard lock(m_mutex);
-      m_tokens.erase(key);
+      m_tokens.erase(host + " " + call.scope);
     }
-    auto token = fetch_token(c, challenge);
+    auto token = fetch_token(call, challenge);
     if (!token) {
       return token.error();
     }
     request.headers.emplace_back("Authorization", "Bearer " + *token);
-    response = send_following_redirects(c, request);
+    auto response = send_following_redirects(call, request);
     if (response && response->status == 401) {
       return failure(Errc::unavailable, "unauthorized",
-                     repository.host + " refused the token its own realm issued");
+                     host + " refused the token its own realm issued");
     }
     return response;
   }
   if (iequals_prefix(challenge, "basic")) {
-    if (!has_credentials) {
+    if (!has_credentials(call.settings)) {
       return failure(Errc::unavailable, "unauthorized",
-                     repository.host + " asks for Basic credentials and none are configured");
+                     host + " asks for Basic credentials and none are configured");
     }
     if (sent_basic) {
       return failure(Errc::unavailable, "unauthorized",
-                     repository.host + " refused the configured credentials");
+                     host + " refused the configured credentials");
     }
     {
       std::lock_guard lock(m_mutex);
-      m_basic[repository.host] = true;
+      m_basic[host] = true;
     }
-    request.headers.emplace_back("Authorization", basic);
-    response = send_following_redirects(c, request);
+    request.headers.emplace_back("Authorization", basic_authorization(call.settings));
+    auto response = send_following_redirects(call, request);
     if (response && response->status == 401) {
       return failure(Errc::unavailable, "unauthorized",
-                     repository.host + " refused the configured credentials");
+                     host + " refused the configured credentials");
     }
     return response;
   }
   return failure(Errc::unavailable, "unauthorized",
-                 repository.host + " answered 401 without a Basic or Bearer challenge");
+                 host + " answered 401 without a Basic or Bearer challenge");
+}
+
+Result<HttpResponse> Client::call(const Repository& repository,
+                                  const std::string& method,
+                                  const std::string& path,
+                                  const std::string& accept,
+                                  std::uint64_t max_body) {
+  auto c = prepare(repository, max_body);
+  if (!c) {
+    return c.error();
+  }
+  HttpRequest request;
+  request.method = method;
+  request.url = c->endpoint;
+  request.url.target = c->prefix + path;
+  if (!accept.empty()) {
+    request.headers.emplace_back("Accept", accept);
+  }
+  const bool sent_basic = authorize(*c, request);
+  auto response = send_following_redirects(*c, request);
+  if (!response || response->status != 401) {
+    return response;
+  }
+  return answer_challenge(*c, std::move(request), response->header("www-authenticate"), sent_basic);
 }
 
 Result<HttpResponse> Client::send_following_redirects(const Call& call, HttpRequest request) {

@@ -124,6 +124,14 @@ private:
                             const std::string& path,
                             const std::string& accept,
                             std::uint64_t max_body);
+  // The steps of call(): where and how to send for `repository`; the credentials known already
+  // (true when they are the configured Basic ones); the answer to a 401's challenge.
+  Result<Call> prepare(const Repository& repository, std::uint64_t max_body) const;
+  bool authorize(const Call& call, HttpRequest& request);
+  Result<HttpResponse> answer_challenge(const Call& call,
+                                        HttpRequest request,
+                                        const std::string& challenge,
+                                        bool sent_basic);
   Result<HttpResponse> send_following_redirects(const Call& call, HttpRequest request);
   Result<std::string> fetch_token(const Call& call, const std::string& challenge);
   Result<Manifest>

@@ -94,54 +94,6 @@ std::string codes(const json& decision) {
   return out;
 }
 
-// One broken part of a bundle, the check of the contract's list it fails, and the words of that
-// check's own message.
-struct Broken {
-  const char* name;
-  SigstorePki::Options options;
-  const char* check;
-  const char* message;
-};
-
-std::vector<Broken> broken_bundles() {
-  auto with = [](auto set) {
-    SigstorePki::Options o;
-    set(o);
-    return o;
-  };
-  return {
-      {"another CA", with([](auto& o) { o.other_ca = true; }), "certificate",
-       "does not chain to a certificate authority of the trust root"},
-      {"expired at signing", with([](auto& o) { o.expired_at_signing = true; }), "certificate",
-       "outside the signing certificate's validity period"},
-      {"no signing time", with([](auto& o) { o.set = false; }), "signing-time",
-       "no verified signing time"},
-      {"SET by another key", with([](auto& o) { o.bad_set = true; }), "signing-time",
-       "signed entry timestamp does not verify"},
-      {"bad inclusion proof", with([](auto& o) {
-         o.set = false;
-         o.tsa = true;
-         o.bad_proof = true;
-       }),
-       "transparency-log", "inclusion proof does not lead to its root hash"},
-      {"unknown log", with([](auto& o) {
-         o.tsa = true;
-         o.unknown_log = true;
-       }),
-       "transparency-log", "from no transparency log of the trust root"},
-      {"entry of another signature", with([](auto& o) {
-         o.set = false;
-         o.tsa = true;
-         o.other_body = true;
-       }),
-       "log-entry-body", "holds another signature than the bundle's"},
-      {"SCT by another key", with([](auto& o) { o.bad_sct = true; }), "sct",
-       "SCT does not verify under its CT log"},
-      {"signature by another key", with([](auto& o) { o.bad_signature = true; }), "signature",
-       "message signature does not verify"},
-  };
-}
-
 } // namespace
 
 TEST_SUITE_BEGIN("e2e Sigstore");
@@ -218,7 +170,7 @@ TEST_CASE("Each broken part of a bundle refuses through the daemon naming its ch
   const std::string root_file = roots.path() + "/trusted_root.json";
   write(root_file, pki().trusted_root().dump());
   Daemon d(policy(root_file));
-  for (const Broken& b : broken_bundles()) {
+  for (const dg::test::BrokenBundle& b : dg::test::broken_bundles()) {
     CAPTURE(std::string(b.name));
     const std::string digest = digest_of(std::string("broken: ") + b.name);
     record(d, digest, json::array({message_item(digest, b.options)}));
@@ -249,7 +201,7 @@ TEST_CASE("digestgate sigstore verify names the check each broken bundle fails")
   write(root_file, pki().trusted_root().dump());
   const std::string payload = SigstorePki::cosign_payload(k_repo, digest_of("cli broken image"));
   write(payload_file, payload);
-  for (const Broken& b : broken_bundles()) {
+  for (const dg::test::BrokenBundle& b : dg::test::broken_bundles()) {
     CAPTURE(std::string(b.name));
     const std::string bundle_file = dir.path() + "/bundle.json";
     write(bundle_file, pki().bundle(payload, b.options).dump());

@@ -548,4 +548,76 @@ std::string SigstorePki::cosign_payload(std::string_view repository, std::string
       .dump();
 }
 
+std::vector<BrokenBundle> broken_bundles() {
+  auto with = [](auto set) {
+    SigstorePki::Options o;
+    set(o);
+    return o;
+  };
+  return {
+      {"leaf from another CA", with([](auto& o) { o.other_ca = true; }), "certificate",
+       "does not chain to a certificate authority of the trust root"},
+      {"integrated after the leaf expired", with([](auto& o) { o.expired_at_signing = true; }),
+       "certificate", "outside the signing certificate's validity period"},
+      {"no SET and no timestamp", with([](auto& o) { o.set = false; }), "signing-time",
+       "no verified signing time: the bundle has no signed entry timestamp and no RFC 3161"},
+      {"SET by another key", with([](auto& o) { o.bad_set = true; }), "signing-time",
+       "signed entry timestamp does not verify under its log's key"},
+      {"timestamp from another TSA", with([](auto& o) { o.bad_tsa = true; }), "signing-time",
+       "does not verify under a timestamp authority of the trust root"},
+      {"bad inclusion proof, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.bad_proof = true;
+       }),
+       "transparency-log", "inclusion proof does not lead to its root hash"},
+      {"checkpoint by another key, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.bad_checkpoint = true;
+       }),
+       "transparency-log", "checkpoint is not signed by the entry's transparency log"},
+      {"unknown log, dated by a TSA", with([](auto& o) {
+         o.tsa = true;
+         o.unknown_log = true;
+       }),
+       "transparency-log", "it is from no transparency log of the trust root"},
+      {"entry logs another signature, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.other_body = true;
+       }),
+       "log-entry-body", "the log entry holds another signature than the bundle's"},
+      {"SCT by another key", with([](auto& o) { o.bad_sct = true; }), "sct",
+       "the embedded SCT does not verify under its CT log"},
+      {"signature by another key", with([](auto& o) { o.bad_signature = true; }), "signature",
+       "the message signature does not verify over the artifact"},
+      {"entry logs another certificate, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.other_certificate_in_body = true;
+       }),
+       "log-entry-body", "the log entry holds another certificate than the bundle's"},
+      {"entry logs another artifact digest, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.other_digest_in_body = true;
+       }),
+       "log-entry-body", "the log entry's artifact digest is not the bundle's message digest"},
+      {"entry logs another certificate, with a SET",
+       with([](auto& o) { o.other_certificate_in_body = true; }), "signing-time",
+       "no verified signing time: log entry 0: the log entry holds another certificate"},
+      {"checkpoint of another tree, dated by a TSA", with([](auto& o) {
+         o.set = false;
+         o.tsa = true;
+         o.other_tree_checkpoint = true;
+       }),
+       "transparency-log", "the signed checkpoint is for another tree than the inclusion proof's"},
+      {"no embedded SCT", with([](auto& o) { o.no_sct = true; }), "sct",
+       "the signing certificate has no embedded SCT"},
+      {"SCT from an unknown CT log", with([](auto& o) { o.unknown_ct_log = true; }), "sct",
+       "the embedded SCT is from no CT log of the trust root"},
+  };
+}
+
 } // namespace dg::test

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dg::test {
 
@@ -76,5 +77,17 @@ private:
   struct State;
   std::unique_ptr<State> m_state;
 };
+
+// A message-signature bundle with one check broken, the check of the contract's list it then
+// fails (as policy::sigstore names it), and words of that check's own message.
+struct BrokenBundle {
+  const char* name;
+  SigstorePki::Options options;
+  const char* check;
+  const char* message;
+};
+// Every way a bundle is broken alone, each against SigstorePki::trusted_root() with all its parts:
+// the verifier's unit tests, the daemon's and the CLI's end-to-end tests run the same table.
+std::vector<BrokenBundle> broken_bundles();
 
 } // namespace dg::test

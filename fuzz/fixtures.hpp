@@ -3,6 +3,7 @@
 #pragma once
 
 #include "policy/attestation.hpp"
+#include "tests/support/evidence.hpp"
 #include "tests/support/signer.hpp"
 #include "util/crypto.hpp"
 
@@ -17,13 +18,13 @@ namespace dg::fuzz {
 
 using nlohmann::json;
 
-// The subject of docs/examples/evidence.json.
+// The subject of docs/examples/evidence.json: the test kit's repository and builder
+// (tests/support/evidence.hpp), the example's own digest and commit.
 inline constexpr const char* k_digest =
     "sha256:c0290ad845d83b226607b81cd7a29fc0fafe92a13df9cc97627ba18189b61426";
-inline constexpr const char* k_repository = "ghcr.io/acme/app";
+inline constexpr const char* k_repository = test::k_repo;
 inline constexpr const char* k_commit = "4f9c2d1e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e";
-inline constexpr const char* k_builder =
-    "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.4.2";
+using test::k_builder;
 // The checkpoint origin (and note key name) of the fuzzed ledgers and notes.
 inline constexpr const char* k_origin = "digestgate.local/ledger";
 // The policy's name for signing_key().

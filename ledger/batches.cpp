@@ -1,6 +1,7 @@
 #include "ledger/batches.hpp"
 
 #include <future>
+#include <pthread.h>
 
 namespace dg::ledger::detail {
 
@@ -47,6 +48,7 @@ void Batches::close() {
 }
 
 void Batches::run_writer() {
+  pthread_setname_np(pthread_self(), "dg-writer");
   for (;;) {
     std::deque<Job> batch;
     {
@@ -81,6 +83,7 @@ void Batches::complete(std::vector<Completion> completions) {
 }
 
 void Batches::run_completions() {
+  pthread_setname_np(pthread_self(), "dg-complete");
   for (;;) {
     std::vector<Completion> next;
     {

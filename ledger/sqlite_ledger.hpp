@@ -4,6 +4,7 @@
 //
 //   sqlite_open.cpp    initialize, open and the start-up check (integrity, seal, witness)
 //   sqlite_writer.cpp  the group commit of one batch of steps
+//   wal_checkpointer   WAL checkpoints on a connection and a thread of their own
 //   sqlite_reads.cpp   the read pool and offline verification of a file
 #pragma once
 
@@ -13,6 +14,7 @@
 #include "ledger/sqlite.hpp"
 #include "ledger/store.hpp"
 #include "ledger/verify.hpp"
+#include "ledger/wal_checkpointer.hpp"
 
 #include <atomic>
 #include <mutex>
@@ -66,7 +68,7 @@ public:
   StartReport start_report() const override { return m_start; }
   std::string verifier() const override;
   std::uint64_t callback_failures() const override { return m_batches.callback_failures(); }
-  void close() override { m_batches.close(); }
+  void close() override;
 
 private:
   // What the start-up scan found: the report, and the seal's two sums as read.
@@ -90,6 +92,8 @@ private:
 
   Options m_options;
   std::unique_ptr<sql::Connection> m_writer;
+  // Copies the WAL into the database file off the writer thread; stopped in close().
+  std::unique_ptr<WalCheckpointer> m_checkpointer;
   CompactRange m_range;
   // The derived tables' row sum, kept by the writer connection's triggers; the checkpoints' row
   // sum, kept by commit_batch; and their hasher.

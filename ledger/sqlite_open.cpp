@@ -194,6 +194,7 @@ Result<void> SqliteLedger::start() {
   }
   m_start.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  m_checkpointer = std::make_unique<WalCheckpointer>(*m_writer, m_options.database);
   m_batches.start([this](std::deque<detail::Job>& batch) { commit_batch(batch); },
                   m_options.on_callback_error);
   return {};
@@ -298,6 +299,14 @@ void SqliteLedger::load_head(const VerifyReport& report) {
   }
   if (m_integrity.ok) {
     write_witness(true);
+  }
+}
+
+// The writer commits what is queued and stops; then the checkpointer, which it wakes.
+void SqliteLedger::close() {
+  m_batches.close();
+  if (m_checkpointer) {
+    m_checkpointer->stop();
   }
 }
 

@@ -76,16 +76,16 @@ void Batches::fail(std::deque<Job>& batch, const Error& error) {
 }
 
 // Answering a request (building its response, say) never holds up the next commit.
-void Batches::complete(std::vector<Completion> completions) {
+void Batches::complete(std::vector<Completion> completions, std::function<void()> after) {
   std::lock_guard lock(m_completion_mutex);
-  m_completions.push_back(std::move(completions));
+  m_completions.push_back(Answers{std::move(completions), std::move(after)});
   m_completion_cv.notify_one();
 }
 
 void Batches::run_completions() {
   pthread_setname_np(pthread_self(), "dg-complete");
   for (;;) {
-    std::vector<Completion> next;
+    Answers next;
     {
       std::unique_lock lock(m_completion_mutex);
       m_completion_cv.wait(lock, [&] { return m_completions_closed || !m_completions.empty(); });
@@ -95,8 +95,17 @@ void Batches::run_completions() {
       next = std::move(m_completions.front());
       m_completions.pop_front();
     }
-    for (auto& [done, result] : next) {
+    for (auto& [done, result] : next.completions) {
       call(done, std::move(result));
+    }
+    if (next.after) {
+      try {
+        next.after();
+      } catch (const std::exception& ex) {
+        report(std::string("a ledger completion task threw: ") + ex.what());
+      } catch (...) {
+        report("a ledger completion task threw");
+      }
     }
   }
 }
@@ -112,10 +121,14 @@ void Batches::call(Done& done, Result<std::optional<Committed>> result) {
     problem = "an exception that is not a std::exception";
   }
   // The entry (if any) is durable whatever the callback did: count it, report it, go on.
+  report("a ledger completion callback threw: " + problem);
+}
+
+void Batches::report(const std::string& problem) {
   ++m_callback_failures;
   if (m_on_error) {
     try {
-      m_on_error("a ledger completion callback threw: " + problem);
+      m_on_error(problem);
     } catch (...) {
       // the hook itself failed: the count above still tells
     }

@@ -39,19 +39,26 @@ public:
   void start(Commit commit, std::function<void(const std::string&)> on_error);
   // Queue a step; answered with `unavailable` once closing.
   void submit(Step step, Done done);
-  // Hand one batch's answers to the completion thread.
-  void complete(std::vector<Completion> completions);
+  // Hand one batch's answers to the completion thread; `after` (may be empty) runs there once
+  // they are answered, in commit order too (the SQLite ledger rewrites its witness file there).
+  void complete(std::vector<Completion> completions, std::function<void()> after = {});
   // Answer every job of `batch` with `error`.
   void fail(std::deque<Job>& batch, const Error& error);
   // Stop accepting work, commit what is queued, answer everything, and stop both threads.
   void close();
-  // How many completion callbacks threw.
+  // How many completion callbacks (and tasks run after them) threw.
   std::uint64_t callback_failures() const { return m_callback_failures.load(); }
 
 private:
   void run_writer();
   void run_completions();
   void call(Done& done, Result<std::optional<Committed>> result);
+  void report(const std::string& problem);
+
+  struct Answers {
+    std::vector<Completion> completions;
+    std::function<void()> after;
+  };
 
   static constexpr std::size_t k_max_batch = 4096;
 
@@ -67,7 +74,7 @@ private:
 
   std::mutex m_completion_mutex;
   std::condition_variable m_completion_cv;
-  std::deque<std::vector<Completion>> m_completions;
+  std::deque<Answers> m_completions;
   bool m_completions_closed = false;
   std::thread m_completer;
 };

@@ -46,6 +46,8 @@ constexpr const char* k_usage = R"(usage: dg_bench [options]
   --duration S       measured seconds per load run (default 10; quick 3)
   --rounds N         alternating baseline/digestgated rounds for read and write (default 3; quick 1)
   --sizes LIST       ledger sizes (default 1000,100000,1000000; quick 1000,10000)
+  --scale N          the scale run: ledgers of 10^3 and 10^N entries (N from 4 to 9), and only
+                     the ledger scenario unless --only says otherwise; 10^7 needs ~30 GB
 )";
 
 // --- Scenarios ----------------------------------------------------------------------------
@@ -839,7 +841,7 @@ Settings settings(const CommandLine& args) {
     std::string item;
     while (std::getline(in, item, ',')) {
       if (item != "read" && item != "admission" && item != "observe" && item != "write" &&
-          item != "slow-disk" && item != "record" && item != "ledger") {
+          item != "slow-disk" && item != "record" && item != "ledger" && item != "postgresql") {
         throw std::invalid_argument("unknown scenario '" + item + "'");
       }
       s.only.insert(item);
@@ -849,6 +851,20 @@ Settings settings(const CommandLine& args) {
   s.rounds = static_cast<int>(args.integer("--rounds", s.rounds));
   if (const auto sizes = args.texts("--sizes"); !sizes.empty()) {
     s.sizes = parse_sizes(sizes.back());
+  }
+  if (!args.texts("--scale").empty()) {
+    const std::int64_t power = args.integer("--scale", 0);
+    if (power < 4 || power > 9) {
+      throw std::invalid_argument("--scale takes a power of ten from 4 to 9");
+    }
+    std::int64_t large = 1;
+    for (std::int64_t i = 0; i < power; ++i) {
+      large *= 10;
+    }
+    s.sizes = {1000, large};
+    if (s.only.empty()) {
+      s.only.insert("ledger");
+    }
   }
   if (const auto delays = args.texts("--sync-delays"); !delays.empty()) {
     s.sync_delays_us.clear();
@@ -871,7 +887,7 @@ int main(int argc, char** argv) {
   const Program program{
       "dg_bench",
       k_usage,
-      {"--out", "--dir", "--only", "--duration", "--rounds", "--sizes", "--sync-delays"},
+      {"--out", "--dir", "--only", "--duration", "--rounds", "--sizes", "--scale", "--sync-delays"},
       {"--quick", "--keep"}};
   Settings s;
   return program_main(

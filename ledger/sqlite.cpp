@@ -131,14 +131,14 @@ void Connection::exec(const std::string& sql) {
   }
 }
 
-Statement& Connection::prepare(const std::string& sql) {
+Statement& Connection::prepare(std::string_view sql) {
   auto it = m_cache.find(sql);
   if (it != m_cache.end()) {
     it->second->reset();
     return *it->second;
   }
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(m_db, sql.c_str(), static_cast<int>(sql.size()),
+  int rc = sqlite3_prepare_v3(m_db, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) {
     fail(m_db, rc);

@@ -64,15 +64,16 @@ public:
   Connection& operator=(const Connection&) = delete;
 
   void exec(const std::string& sql);
-  // A cached prepared statement, reset and with its bindings cleared.
-  Statement& prepare(const std::string& sql);
+  // A cached prepared statement, reset and with its bindings cleared. Looked up without copying
+  // `sql` (the writer prepares a dozen statements per append).
+  Statement& prepare(std::string_view sql);
   std::int64_t changes() const;
   sqlite3* handle() const { return m_db; }
 
 private:
   explicit Connection(sqlite3* db) : m_db(db) {}
   sqlite3* m_db;
-  std::map<std::string, std::unique_ptr<Statement>> m_cache;
+  std::map<std::string, std::unique_ptr<Statement>, std::less<>> m_cache;
 };
 
 } // namespace dg::ledger::sql

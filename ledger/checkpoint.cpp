@@ -356,6 +356,18 @@ Result<Checkpoint> parse_checkpoint(std::string_view note) {
   return parse_checkpoint_text(split->text);
 }
 
+std::optional<std::uint64_t> checkpoint_size(std::string_view note) {
+  const std::size_t first = note.find('\n');
+  if (first == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const std::size_t second = note.find('\n', first + 1);
+  if (second == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return parse_size(note.substr(first + 1, second - first - 1));
+}
+
 namespace detail {
 
 std::string

@@ -13,6 +13,7 @@
 #include "util/result.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -53,6 +54,11 @@ Result<Checkpoint> open_checkpoint(std::string_view note, const NoteVerifier& ve
 
 // Parse the note's checkpoint text without checking any signature.
 Result<Checkpoint> parse_checkpoint(std::string_view note);
+
+// The tree size a note's checkpoint states (its second line), read without splitting the note,
+// decoding the root or checking any signature: for a note the ledger itself made, on paths that
+// need the size alone. nullopt when the second line is not a canonical decimal number.
+std::optional<std::uint64_t> checkpoint_size(std::string_view note);
 
 // The signed-note layer under checkpoints, for any note text.
 namespace detail {

@@ -169,6 +169,7 @@ TEST_CASE("A checkpoint published by sum.golang.org opens") {
   auto parsed = dg::ledger::parse_checkpoint(k_sumdb_note);
   REQUIRE(parsed.ok());
   CHECK(parsed->size == 6476701);
+  CHECK(dg::ledger::checkpoint_size(k_sumdb_note) == std::optional<std::uint64_t>(6476701));
 
   SUBCASE("a different size") {
     const std::string note = replace_once(k_sumdb_note, "6476701", "6476702");
@@ -481,6 +482,17 @@ TEST_CASE("A malformed note is refused with Errc::corrupt") {
     CHECK(error_of(dg::ledger::open_checkpoint(c.note, ours)) == Errc::corrupt);
     CHECK(error_of(dg::ledger::parse_checkpoint(c.note)) == Errc::corrupt);
   }
+}
+
+TEST_CASE("checkpoint_size reads the second line alone and refuses a size that is not canonical") {
+  CHECK(dg::ledger::checkpoint_size("origin\n42\nroot\n") == std::optional<std::uint64_t>(42));
+  CHECK(dg::ledger::checkpoint_size("origin\n0\n") == std::optional<std::uint64_t>(0));
+  CHECK_FALSE(dg::ledger::checkpoint_size("origin\n042\nroot\n").has_value());
+  CHECK_FALSE(dg::ledger::checkpoint_size("origin\n-1\nroot\n").has_value());
+  CHECK_FALSE(dg::ledger::checkpoint_size("origin\n\nroot\n").has_value());
+  CHECK_FALSE(dg::ledger::checkpoint_size("origin\n42").has_value());
+  CHECK_FALSE(dg::ledger::checkpoint_size("origin").has_value());
+  CHECK_FALSE(dg::ledger::checkpoint_size("o\n99999999999999999999\n").has_value());
 }
 
 TEST_CASE("The note layer refuses what Go's note.Open refuses") {

@@ -104,8 +104,8 @@ void get_entry(Core& core, const Ctx& ctx) {
 
 void get_checkpoint(Core& core, const Ctx& ctx) {
   std::string note = core.ledger->checkpoint();
-  if (auto cp = ledger::parse_checkpoint(note)) {
-    ctx->tree_size = static_cast<std::int64_t>(cp->size);
+  if (auto size = ledger::checkpoint_size(note)) {
+    ctx->tree_size = static_cast<std::int64_t>(*size);
   }
   ctx->reply_text(200, std::move(note), "text/plain; charset=utf-8");
 }

@@ -7,6 +7,7 @@
 // table in docs/ledger.md lists each case with what detects it; it follows these tests.
 #include "ledger/checkpoint.hpp"
 #include "ledger/merkle.hpp"
+#include "tests/support/crash_load.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/evidence.hpp"
 #include "tests/support/gatekeeper.hpp"
@@ -15,12 +16,10 @@
 
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
@@ -111,19 +110,6 @@ void remove_side_files(const std::string& db) {
 //   5 promotion B staging (approved), 6 validation G, 7 promotion :v1.4.2 (refused, mutable).
 // G passes staging and was never promoted: it is the good digest a tampered ledger must refuse.
 // No tamper case below changes entry 6, so G's evidence stays readable.
-// The newest "ledger checked" log line of the daemon's log (one per start).
-json last_ledger_check(const std::string& log) {
-  json found;
-  std::istringstream lines(log);
-  for (std::string line; std::getline(lines, line);) {
-    json j = json::parse(line, nullptr, false);
-    if (j.is_object() && j.value("msg", "") == "ledger checked") {
-      found = std::move(j);
-    }
-  }
-  return found;
-}
-
 struct Filled {
   OpensslSigner signer;
   Daemon daemon{strict_policy(signer.public_key_pem())};
@@ -739,109 +725,26 @@ TEST_CASE("No acknowledged entry is lost when the daemon is killed mid-stream") 
   const unsigned seed = std::random_device{}();
   CAPTURE(seed);
   std::mt19937 rng(seed);
-
-  struct Acked {
-    std::string kind;
-    std::string digest;
-  };
-  std::mutex mutex;
-  std::map<std::int64_t, Acked> acked;
-  std::atomic<int> next_digest{1000};
+  AcknowledgedWrites writes(1000);
   constexpr int k_rounds = 4;
   constexpr int k_clients = 4;
-
-  auto check_everything_acknowledged = [&] {
-    auto ready = daemon.http("GET", "/readyz");
-    REQUIRE_MESSAGE(ready.status == 200, ready.body);
-    std::int64_t size = ready.json()["entries"].get<std::int64_t>();
-
-    std::int64_t expected = 1;
-    while (expected <= size) {
-      auto page =
-          daemon.http("GET", "/v1/entries?after=" + std::to_string(expected - 1) + "&limit=1000",
-                      "", k_reader_token);
-      REQUIRE_MESSAGE(page.status == 200, page.body);
-      const json items = page.json()["entries"];
-      REQUIRE_MESSAGE(!items.empty(), page.body);
-      for (const auto& e : items) {
-        REQUIRE(e["seq"] == expected); // contiguous from 1
-        ++expected;
-      }
-    }
-    CHECK(expected - 1 == size);
-
-    std::lock_guard lock(mutex);
-    if (!acked.empty()) {
-      REQUIRE(acked.rbegin()->first <= size);
-    }
-    for (const auto& [key, what] : acked) {
-      // CAPTURE keeps a reference in a lambda, which clang 14 refuses for a structured binding.
-      const std::int64_t seq = key;
-      CAPTURE(seq);
-      auto r = daemon.http("GET", "/v1/entries/" + std::to_string(seq), "", k_reader_token);
-      REQUIRE_MESSAGE(r.status == 200, r.body);
-      const json entry = r.json()["entry"];
-      CHECK(entry["kind"] == what.kind);
-      const json& body = entry["body"];
-      std::string digest = what.kind == "validation" ? body.value("digest", "")
-                                                     : body["promotions"][0].value("digest", "");
-      CHECK(digest == what.digest);
-    }
-    // The seal was committed with the entries: the start-up check confirmed the derived
-    // tables without rebuilding them.
-    json checked = last_ledger_check(daemon.log());
-    CHECK_MESSAGE(checked.value("derived_tables", "") == "sealed", checked.dump());
-    // A live database verifies from a consistent snapshot.
-    CliResult verify = ledger_verify(daemon.ledger_db());
-    CHECK_MESSAGE(verify.exit_code == 0, verify.out << verify.err);
-  };
 
   for (int round = 0; round < k_rounds; ++round) {
     CAPTURE(round);
     if (round > 0) {
       daemon.start();
-      check_everything_acknowledged();
+      writes.expect_all_present(daemon);
     }
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> clients;
-    for (int c = 0; c < k_clients; ++c) {
-      clients.emplace_back([&] {
-        auto ack = [&](const HttpResponse& r, const char* kind, const std::string& digest) {
-          json j = r.json();
-          if ((r.status / 100 == 2) && j.contains("seq") && j["seq"].is_number_integer()) {
-            std::lock_guard lock(mutex);
-            acked[j["seq"].get<std::int64_t>()] = Acked{kind, digest};
-          }
-        };
-        while (!stop) {
-          std::string digest = sample_digest(next_digest++);
-          try {
-            json evidence = {{"subject", {{"name", k_repo}, {"digest", digest}}}};
-            auto rec = daemon.http("POST", "/v1/validations", evidence.dump(), k_recorder_token);
-            ack(rec, "validation", digest);
-            auto pro =
-                daemon.http("POST", "/v1/promotions",
-                            promotion_body(pinned(digest), "staging").dump(), k_promoter_token);
-            ack(pro, "promotion", digest);
-          } catch (const std::exception&) {
-            return; // the daemon was killed: whatever was not answered was not acknowledged
-          }
-        }
-      });
-    }
+    writes.start(daemon, k_clients);
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(150, 600)(rng)));
     daemon.kill9();
-    stop = true;
-    for (auto& t : clients) {
-      t.join();
-    }
+    writes.stop();
   }
   daemon.start();
-  check_everything_acknowledged();
-  std::lock_guard lock(mutex);
-  MESSAGE("acknowledged entries across ", k_rounds, " SIGKILLs: ", acked.size());
-  CHECK(acked.size() >= k_rounds * 2);
+  writes.expect_all_present(daemon);
+  MESSAGE("acknowledged entries across ", k_rounds, " SIGKILLs: ", writes.size());
+  CHECK(writes.size() >= k_rounds * 2);
 }
 
 TEST_CASE("Inclusion and consistency proofs from the daemon verify with the CLI") {
